@@ -1,0 +1,91 @@
+"""Command-line interface: ``medbook render`` and ``medbook memo``.
+
+Thin wrappers over :mod:`medbook.publish` and :mod:`medbook.memo`. Every
+:class:`~medbook.errors.MedbookError` is printed on one line and exits with 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import __version__
+from .errors import MedbookError
+
+__all__ = ["main"]
+
+
+def _cmd_render(args: argparse.Namespace) -> int:
+    from .publish import render_book
+
+    render_book(
+        Path(args.project),
+        to=args.to,
+        engine=args.engine,
+        output_dir=Path(args.output_dir) if args.output_dir else None,
+        fresh=args.fresh,
+    )
+    return 0
+
+
+def _cmd_memo(args: argparse.Namespace) -> int:
+    from .memo import build_memo
+
+    formats = [f.strip() for f in args.to.split(",") if f.strip()]
+    build_memo(
+        Path(args.study),
+        data_path=Path(args.data) if args.data else None,
+        out_dir=Path(args.out),
+        formats=formats,
+        drop_missing=args.drop_missing,
+        progress=not args.quiet,
+    )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``medbook`` command."""
+    parser = argparse.ArgumentParser(
+        prog="medbook", description="Causal mediation analysis: book, reports and decision memos."
+    )
+    parser.add_argument("--version", action="version", version=f"medbook {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    render = sub.add_parser("render", help="render the book to a website and PDF handouts")
+    render.add_argument("project", nargs="?", default=".", help="book project folder (default: .)")
+    render.add_argument("--to", choices=["html", "pdf", "all"], default="all")
+    render.add_argument("--engine", choices=["auto", "quarto", "builtin"], default="auto")
+    render.add_argument("--output-dir", help="where to write the site (default: from _quarto.yml)")
+    render.add_argument("--fresh", action="store_true", help="ignore cached chapter outputs")
+    render.set_defaults(func=_cmd_render)
+
+    memo = sub.add_parser("memo", help="regenerate the decision memo and report from data")
+    memo.add_argument("study", help="study config (YAML)")
+    memo.add_argument("--data", help="data file overriding the config's 'data' entry")
+    memo.add_argument("--out", default="memo-out", help="output folder (default: memo-out)")
+    memo.add_argument("--to", default="html,pdf,md,json", help="formats: html,pdf,md,json")
+    memo.add_argument("--drop-missing", action="store_true", help="drop rows with missing values")
+    memo.add_argument("--quiet", action="store_true", help="no progress bar")
+    memo.set_defaults(func=_cmd_memo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the process exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except MedbookError as err:
+        message = " ".join(str(err).split())
+        print(f"medbook: error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("medbook: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,309 @@
+"""Turn a data frame and a study's roles into validated numeric arrays.
+
+All problems with user data are raised here as :class:`~medbook.errors.DataError`
+with a one-line message that names the column and, where it helps, the rows.
+Column names are treated as opaque labels: they are never evaluated or put into
+a formula.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from .errors import DataError
+
+__all__ = ["StudyData", "VariableKind", "prepare"]
+
+VariableKind = Literal["binary", "continuous"]
+
+_MAX_ROWS_LISTED = 5
+_MAX_LEVELS = 50
+
+
+@dataclass(frozen=True)
+class StudyData:
+    """Numeric arrays for one mediation study, with their roles.
+
+    Attributes
+    ----------
+    treatment, mediator, outcome : numpy.ndarray
+        Float arrays of length ``n``; the treatment is coded 0/1.
+    covariates : numpy.ndarray
+        ``(n, k)`` float matrix of pre-treatment covariates, categorical ones
+        dummy-encoded with the first level as reference.
+    covariate_names : tuple of str
+        Names of the ``k`` encoded columns (``"plan[pro]"`` for a dummy).
+    names : dict
+        Original column names for ``treatment``, ``mediator`` and ``outcome``.
+    covariate_columns : tuple of str
+        Original covariate column names, before encoding.
+    treatment_levels : tuple
+        ``(control, treated)`` values as they appear in the data.
+    mediator_kind, outcome_kind : {"binary", "continuous"}
+        Detected type: ``"binary"`` when the column only holds 0 and 1.
+    rows : numpy.ndarray
+        Positions (0-based) in the input frame of the rows used.
+    n_dropped : int
+        Rows removed because of missing values (only with ``drop_missing``).
+    """
+
+    treatment: np.ndarray
+    mediator: np.ndarray
+    outcome: np.ndarray
+    covariates: np.ndarray
+    covariate_names: tuple[str, ...]
+    names: dict[str, str]
+    covariate_columns: tuple[str, ...]
+    treatment_levels: tuple[Any, Any]
+    mediator_kind: VariableKind
+    outcome_kind: VariableKind
+    rows: np.ndarray = field(repr=False)
+    n_dropped: int = 0
+
+    @property
+    def n(self) -> int:
+        """Number of rows used."""
+        return int(self.treatment.shape[0])
+
+    def arm_sizes(self) -> tuple[int, int]:
+        """Rows in the control and the treated arm."""
+        treated = int(self.treatment.sum())
+        return self.n - treated, treated
+
+
+def _row_list(mask: np.ndarray) -> str:
+    """Describe the rows flagged in ``mask`` as 1-based data-row numbers."""
+    rows = np.flatnonzero(mask) + 1
+    shown = ", ".join(str(r) for r in rows[:_MAX_ROWS_LISTED])
+    more = f" and {rows.size - _MAX_ROWS_LISTED} more" if rows.size > _MAX_ROWS_LISTED else ""
+    return f"row{'s' if rows.size > 1 else ''} {shown}{more}"
+
+
+def _check_columns(frame: pd.DataFrame, wanted: Sequence[str]) -> None:
+    columns = [str(c) for c in frame.columns]
+    duplicated = sorted({c for c in columns if columns.count(c) > 1})
+    if duplicated:
+        raise DataError(f"duplicate column name {duplicated[0]!r} in the data")
+    seen: set[str] = set()
+    for name in wanted:
+        if name in seen:
+            raise DataError(f"column {name!r} is given more than one role")
+        seen.add(name)
+        if name not in columns:
+            hint = _closest(name, columns)
+            suggestion = f" (did you mean {hint!r}?)" if hint else ""
+            raise DataError(f"column {name!r} not found in the data{suggestion}")
+
+
+def _closest(name: str, options: Sequence[str]) -> str | None:
+    import difflib
+
+    match = difflib.get_close_matches(name, options, n=1, cutoff=0.6)
+    return match[0] if match else None
+
+
+def _missing_mask(series: pd.Series) -> np.ndarray:
+    values = series.to_numpy()
+    mask = pd.isna(series).to_numpy()
+    if series.dtype == object:
+        blank = np.array([isinstance(v, str) and not v.strip() for v in values], dtype=bool)
+        mask |= blank
+    elif np.issubdtype(series.dtype, np.floating):
+        mask |= ~np.isfinite(values)
+    return mask
+
+
+def _numeric(series: pd.Series, column: str, role: str) -> np.ndarray:
+    if pd.api.types.is_bool_dtype(series):
+        return series.to_numpy(dtype=float)
+    if pd.api.types.is_numeric_dtype(series):
+        return series.to_numpy(dtype=float)
+    converted = pd.to_numeric(series, errors="coerce")
+    bad = converted.isna().to_numpy()
+    if bad.any():
+        first = series.to_numpy()[bad][0]
+        raise DataError(
+            f"{role} column {column!r} holds non-numeric value {str(first)[:40]!r} "
+            f"({_row_list(bad)})"
+        )
+    return converted.to_numpy(dtype=float)
+
+
+def _kind(values: np.ndarray) -> VariableKind:
+    return "binary" if np.isin(values, (0.0, 1.0)).all() else "continuous"
+
+
+def _treatment(series: pd.Series, column: str, treated_level: Any) -> tuple[np.ndarray, tuple]:
+    levels = list(pd.unique(series))
+    if len(levels) != 2:
+        shown = ", ".join(repr(v) for v in levels[:5])
+        raise DataError(
+            f"treatment column {column!r} must have exactly two values, found {len(levels)}: {shown}"
+        )
+    if treated_level is None:
+        try:
+            control, treated = sorted(levels)
+        except TypeError:
+            control, treated = sorted(levels, key=str)
+    else:
+        matches = [v for v in levels if v == treated_level or str(v) == str(treated_level)]
+        if not matches:
+            raise DataError(
+                f"treated level {treated_level!r} does not occur in treatment column {column!r}"
+            )
+        treated = matches[0]
+        control = levels[1] if levels[0] == treated else levels[0]
+    return (series == treated).to_numpy(dtype=float), (control, treated)
+
+
+def _encode_covariate(series: pd.Series, column: str) -> tuple[np.ndarray, list[str]]:
+    is_categorical = (
+        isinstance(series.dtype, pd.CategoricalDtype)
+        or pd.api.types.is_bool_dtype(series)
+        or pd.api.types.is_object_dtype(series)
+        or pd.api.types.is_string_dtype(series)
+    )
+    if not is_categorical:
+        values = series.to_numpy(dtype=float)
+        if np.ptp(values) == 0:
+            raise DataError(f"covariate column {column!r} is constant")
+        return values[:, None], [column]
+    if not isinstance(series.dtype, pd.CategoricalDtype) and not pd.api.types.is_bool_dtype(series):
+        parsed = pd.to_numeric(series, errors="coerce")
+        bad = parsed.isna().to_numpy()
+        if bad.mean() < 0.1:
+            first = series.to_numpy()[bad][0]
+            raise DataError(
+                f"covariate column {column!r} holds non-numeric value {str(first)[:40]!r} "
+                f"({_row_list(bad)})"
+            )
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        levels = [lv for lv in series.cat.categories if (series == lv).any()]
+    else:
+        try:
+            levels = sorted(pd.unique(series))
+        except TypeError:
+            levels = sorted(pd.unique(series), key=str)
+    if len(levels) < 2:
+        raise DataError(f"covariate column {column!r} has a single level")
+    if len(levels) > _MAX_LEVELS:
+        raise DataError(
+            f"covariate column {column!r} has {len(levels)} distinct text values; "
+            f"at most {_MAX_LEVELS} levels are allowed for a categorical covariate"
+        )
+    values = series.to_numpy()
+    dummies = np.column_stack([(values == lv).astype(float) for lv in levels[1:]])
+    return dummies, [f"{column}[{lv}]" for lv in levels[1:]]
+
+
+def prepare(
+    frame: pd.DataFrame,
+    treatment: str,
+    mediator: str,
+    outcome: str,
+    covariates: Sequence[str] = (),
+    *,
+    drop_missing: bool = False,
+    treated_level: Any = None,
+) -> StudyData:
+    """Validate a data frame and extract the arrays of a mediation study.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        One row per unit.
+    treatment, mediator, outcome : str
+        Column names. The treatment must take exactly two values.
+    covariates : sequence of str
+        Pre-treatment covariates; text, boolean and categorical columns are
+        dummy-encoded (first level is the reference).
+    drop_missing : bool
+        Drop rows with a missing value in any used column instead of raising.
+    treated_level : optional
+        Which treatment value means "treated"; by default the larger of the two
+        (``1`` for 0/1 coding).
+
+    Returns
+    -------
+    StudyData
+
+    Raises
+    ------
+    DataError
+        For any problem with the data, naming the column and rows.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> frame = pd.DataFrame({"t": [0, 1, 0, 1], "m": [1.0, 2.0, 1.5, 2.5], "y": [0, 1, 1, 1]})
+    >>> prepare(frame, "t", "m", "y").outcome_kind
+    'binary'
+    """
+    if not isinstance(frame, pd.DataFrame):
+        raise DataError(f"expected a pandas DataFrame, got {type(frame).__name__}")
+    covariates = [covariates] if isinstance(covariates, str) else list(covariates)
+    roles = {"treatment": treatment, "mediator": mediator, "outcome": outcome}
+    for role, name in roles.items():
+        if not isinstance(name, str) or not name:
+            raise DataError(f"the {role} column name must be a non-empty string")
+    _check_columns(frame, [treatment, mediator, outcome, *covariates])
+    if len(frame) == 0:
+        raise DataError("the data has no rows")
+    frame = frame.rename(columns=str)
+    used = [treatment, mediator, outcome, *covariates]
+    missing = np.zeros(len(frame), dtype=bool)
+    for column in used:
+        col_missing = _missing_mask(frame[column])
+        if col_missing.any() and not drop_missing:
+            raise DataError(
+                f"column {column!r} has {int(col_missing.sum())} missing or non-finite value(s) "
+                f"({_row_list(col_missing)}); fix them or use drop_missing"
+            )
+        missing |= col_missing
+    rows = np.flatnonzero(~missing)
+    if rows.size == 0:
+        raise DataError("no rows remain after dropping rows with missing values")
+    sub = frame.iloc[rows].reset_index(drop=True)
+
+    t, levels = _treatment(sub[treatment], treatment, treated_level)
+    m = _numeric(sub[mediator], mediator, "mediator")
+    y = _numeric(sub[outcome], outcome, "outcome")
+    for column, values in ((mediator, m), (outcome, y)):
+        if np.ptp(values) == 0:
+            raise DataError(f"column {column!r} is constant ({values[0]:g} in every row)")
+    n_control = int((t == 0).sum())
+    if n_control == 0 or n_control == t.size:
+        raise DataError(f"treatment column {treatment!r} has an empty arm")
+
+    blocks: list[np.ndarray] = []
+    names: list[str] = []
+    for column in covariates:
+        block, block_names = _encode_covariate(sub[column], column)
+        blocks.append(block)
+        names.extend(block_names)
+    x = np.hstack(blocks) if blocks else np.empty((rows.size, 0))
+
+    n_params = 4 + x.shape[1]
+    if rows.size <= n_params:
+        raise DataError(
+            f"only {rows.size} usable rows for a model with {n_params} parameters"
+        )
+    return StudyData(
+        treatment=t,
+        mediator=m,
+        outcome=y,
+        covariates=x,
+        covariate_names=tuple(names),
+        names=dict(roles),
+        covariate_columns=tuple(covariates),
+        treatment_levels=levels,
+        mediator_kind=_kind(m),
+        outcome_kind=_kind(y),
+        rows=rows,
+        n_dropped=int(missing.sum()),
+    )

@@ -1,0 +1,368 @@
+"""Batched weighted regression: one call fits B replicate-weight vectors at once.
+
+The design matrix ``X`` (``n x p``) is shared by all replicates; only the row
+weights differ. Cross-products are accumulated over row chunks with matrix
+products (``W @ Z`` where ``Z`` holds the per-row outer products), so there is
+no Python loop over replicates and memory stays bounded for large ``n``.
+Columns are centred and scaled internally for numerical stability and the
+coefficients are transformed back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from scipy import special, stats
+
+from .errors import FitError
+from .weights import ReplicateWeights
+
+__all__ = ["Family", "ModelFit", "fit_glm", "fit_linear", "fit_model"]
+
+Family = Literal["linear", "logit", "probit"]
+
+_ETA_SEPARATION = 36.0  # |eta| beyond which a probability is numerically 0 or 1
+_ETA_CLIP = 50.0
+_MAX_ITER = 60
+_TOL = 1e-11
+
+
+@dataclass(frozen=True)
+class ModelFit:
+    """Coefficients of one regression model for ``B`` replicate weightings.
+
+    Attributes
+    ----------
+    family : {"linear", "logit", "probit"}
+    names : tuple of str
+        Column names of the design matrix (``"const"`` first).
+    coef : numpy.ndarray
+        ``(B, p)`` coefficients.
+    sigma : numpy.ndarray
+        ``(B,)`` residual standard deviation (linear) or ones.
+    converged, separated : numpy.ndarray
+        ``(B,)`` flags; a replicate is usable when converged and not separated.
+    cov : numpy.ndarray or None
+        ``(p, p)`` covariance of the coefficients (point fit only).
+    df_resid : float
+        Residual degrees of freedom of the point fit.
+    """
+
+    family: Family
+    names: tuple[str, ...]
+    coef: np.ndarray
+    sigma: np.ndarray
+    converged: np.ndarray
+    separated: np.ndarray
+    cov: np.ndarray | None = None
+    df_resid: float = float("nan")
+
+    @property
+    def ok(self) -> np.ndarray:
+        """``(B,)`` mask of usable replicates."""
+        return self.converged & ~self.separated
+
+    def table(self) -> pd.DataFrame:
+        """Coefficient table of the point fit: term, estimate, std_error, statistic, p_value."""
+        if self.cov is None:
+            raise ValueError("a coefficient table needs the point fit (B = 1)")
+        est = self.coef[0]
+        se = np.sqrt(np.diag(self.cov))
+        stat = est / se
+        if self.family == "linear":
+            p = 2 * stats.t.sf(np.abs(stat), self.df_resid)
+        else:
+            p = 2 * stats.norm.sf(np.abs(stat))
+        return pd.DataFrame(
+            {"term": self.names, "estimate": est, "std_error": se, "statistic": stat, "p_value": p}
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe description of the point fit."""
+        out: dict[str, Any] = {"family": self.family, "terms": list(self.names)}
+        if self.cov is not None:
+            out["coefficients"] = [
+                {k: (v if isinstance(v, str) else float(v)) for k, v in row.items()}
+                for row in self.table().to_dict(orient="records")
+            ]
+        if self.family == "linear":
+            out["sigma"] = float(self.sigma[0])
+        return out
+
+
+def _standardise(x: np.ndarray, const: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Scale every non-constant column (and centre it when there is an intercept)."""
+    shift = np.zeros(x.shape[1])
+    scale = np.ones(x.shape[1])
+    for j in range(x.shape[1]):
+        col = x[:, j]
+        if col.max() > col.min():
+            shift[j] = col.mean() if const is not None else 0.0
+            scale[j] = col.std()
+    return (x - shift) / scale, shift, scale
+
+
+def _back_transform(shift: np.ndarray, scale: np.ndarray, const: int | None) -> np.ndarray:
+    """Matrix ``A`` with ``beta = A @ beta_std`` for the standardised design."""
+    a = np.diag(1.0 / scale)
+    if const is not None:
+        a[const, :] -= shift / scale
+        a[const, const] = 1.0
+    return a
+
+
+def _check_rank(gram: np.ndarray, names: tuple[str, ...]) -> None:
+    """Raise FitError naming the first column that is a combination of earlier ones."""
+    d = np.sqrt(np.diag(gram))
+    if np.any(d == 0):
+        raise FitError(f"model column {names[int(np.argmin(d))]!r} is all zero")
+    corr = gram / np.outer(d, d)
+    for j in range(1, len(names) + 1):
+        eig = np.linalg.eigvalsh(corr[:j, :j])
+        if eig[0] < 1e-10 * max(eig[-1], 1.0):
+            raise FitError(
+                f"model column {names[j - 1]!r} is collinear with earlier columns "
+                "(a covariate duplicates another, or is constant within the data used)"
+            )
+
+
+def _outer_rows(x: np.ndarray) -> np.ndarray:
+    """``(rows, p*p)`` per-row outer products."""
+    return (x[:, :, None] * x[:, None, :]).reshape(x.shape[0], -1)
+
+
+def _solve(h: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Batched solve of ``h x = g``; singular systems give NaN and a False flag."""
+    ok = np.ones(h.shape[0], dtype=bool)
+    try:
+        return np.linalg.solve(h, g[..., None])[..., 0], ok
+    except np.linalg.LinAlgError:
+        out = np.full(g.shape, np.nan)
+        for i in range(h.shape[0]):  # only reached when some replicate is singular
+            try:
+                out[i] = np.linalg.solve(h[i], g[i])
+            except np.linalg.LinAlgError:
+                ok[i] = False
+        return out, ok
+
+
+def _point_cov(gram_inv: np.ndarray, a: np.ndarray) -> np.ndarray:
+    return a @ gram_inv @ a.T
+
+
+def fit_linear(
+    x: np.ndarray,
+    y: np.ndarray,
+    weights: ReplicateWeights,
+    names: tuple[str, ...],
+) -> ModelFit:
+    """Weighted least squares for every replicate weighting.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        ``(n, p)`` design matrix including the constant column.
+    y : numpy.ndarray
+        ``(n,)`` response.
+    weights : ReplicateWeights
+        Frequency weights; ``B = 1`` with unit weights gives the ordinary fit.
+    names : tuple of str
+        Column names, used in error messages and tables.
+
+    Returns
+    -------
+    ModelFit
+        With ``cov`` (non-robust, as statsmodels ``OLS``) when ``B = 1``.
+    """
+    const = _const_index(x)
+    xs, shift, scale = _standardise(x, const)
+    p = x.shape[1]
+    b = weights.n_rep
+    gram = np.zeros((b, p * p))
+    xty = np.zeros((b, p))
+    total = np.zeros(b)
+    for rows, w in weights.chunks(per_row_values=p):
+        xc = xs[rows]
+        gram += w @ _outer_rows(xc)
+        xty += w @ (xc * y[rows, None])
+        total += w.sum(axis=1)
+    gram = gram.reshape(b, p, p)
+    if b == 1:
+        _check_rank(gram[0], names)
+    beta_s, ok = _solve(gram, xty)
+    ssr = np.zeros(b)
+    for rows, w in weights.chunks(per_row_values=1):
+        resid = y[rows] - beta_s @ xs[rows].T
+        ssr += np.einsum("bn,bn->b", w, resid * resid)
+    df = total - p
+    sigma = np.sqrt(np.where(df > 0, ssr / np.maximum(df, 1e-300), np.nan))
+    ok &= np.isfinite(beta_s).all(axis=1) & (df > 0)
+    ok &= _well_conditioned(gram)
+    a = _back_transform(shift, scale, const)
+    coef = beta_s @ a.T
+    cov = None
+    if b == 1:
+        cov = _point_cov(np.linalg.inv(gram[0]) * sigma[0] ** 2, a)
+    return ModelFit(
+        family="linear",
+        names=names,
+        coef=coef,
+        sigma=sigma,
+        converged=ok,
+        separated=np.zeros(b, dtype=bool),
+        cov=cov,
+        df_resid=float(df[0]),
+    )
+
+
+def _well_conditioned(gram: np.ndarray) -> np.ndarray:
+    d = np.sqrt(np.clip(np.einsum("bii->bi", gram), 1e-300, None))
+    corr = gram / (d[:, :, None] * d[:, None, :])
+    eig = np.linalg.eigvalsh(corr)
+    return eig[:, 0] > 1e-10 * np.maximum(eig[:, -1], 1.0)
+
+
+def _const_index(x: np.ndarray) -> int | None:
+    hits = np.flatnonzero(np.all(x == 1.0, axis=0))
+    return int(hits[0]) if hits.size else None
+
+
+def _link(family: Family, eta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and d(mean)/d(eta)."""
+    if family == "logit":
+        mu = special.expit(eta)
+        return mu, mu * (1.0 - mu)
+    return special.ndtr(eta), np.exp(-0.5 * eta * eta) / np.sqrt(2 * np.pi)
+
+
+def _score_info(
+    family: Family, eta: np.ndarray, y: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-row score factor and expected information factor (Fisher scoring)."""
+    mu, dmu = _link(family, eta)
+    var = np.clip(mu * (1.0 - mu), 1e-300, None)
+    return (y - mu) * dmu / var, dmu * dmu / var
+
+
+def _probit_observed_info(eta: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Negative second derivative of the probit log-likelihood per row (as statsmodels)."""
+    q = 2.0 * y - 1.0
+    qe = q * eta
+    ratio = np.exp(stats.norm.logpdf(qe) - special.log_ndtr(qe))
+    return ratio * (ratio + qe)
+
+
+def fit_glm(
+    x: np.ndarray,
+    y: np.ndarray,
+    weights: ReplicateWeights,
+    names: tuple[str, ...],
+    family: Family = "logit",
+    max_iter: int = _MAX_ITER,
+) -> ModelFit:
+    """Weighted logistic or probit regression by batched Fisher scoring.
+
+    Parameters
+    ----------
+    x, y, weights, names
+        As in :func:`fit_linear`; ``y`` must be 0/1.
+    family : {"logit", "probit"}
+    max_iter : int
+        Iteration cap; replicates that have not converged are flagged.
+
+    Returns
+    -------
+    ModelFit
+        ``separated`` flags replicates with fitted probabilities numerically 0
+        or 1; ``cov`` is the inverse observed information at ``B = 1``.
+    """
+    const = _const_index(x)
+    xs, shift, scale = _standardise(x, const)
+    p = x.shape[1]
+    b = weights.n_rep
+    beta = np.zeros((b, p))
+    converged = np.zeros(b, dtype=bool)
+    active = np.ones(b, dtype=bool)
+    gram0 = None
+    for iteration in range(max_iter):
+        info = np.zeros((b, p * p))
+        score = np.zeros((b, p))
+        for rows, w in weights.chunks(per_row_values=p):
+            xc = xs[rows]
+            eta = np.clip(beta @ xc.T, -_ETA_CLIP, _ETA_CLIP)
+            s, i = _score_info(family, eta, y[rows])
+            score += (w * s) @ xc
+            info += (w * i) @ _outer_rows(xc)
+            if iteration == 0 and b == 1:
+                gram0 = (gram0 if gram0 is not None else 0) + w @ _outer_rows(xc)
+        if iteration == 0 and b == 1:
+            _check_rank(gram0.reshape(p, p), names)
+        step, solved = _solve(info.reshape(b, p, p), score)
+        step = np.where(active[:, None] & solved[:, None], step, 0.0)
+        beta = beta + step
+        size = np.max(np.abs(step), axis=1) / (1.0 + np.max(np.abs(beta), axis=1))
+        newly = active & solved & (size < _TOL)
+        converged |= newly
+        active &= ~newly & solved
+        if not active.any():
+            break
+    separated = np.zeros(b, dtype=bool)
+    for rows, w in weights.chunks(per_row_values=1):
+        eta = beta @ xs[rows].T
+        fitted = (2.0 * y[rows] - 1.0) * eta
+        separated |= np.any((w > 0) & (fitted > _ETA_SEPARATION), axis=1)
+    a = _back_transform(shift, scale, const)
+    coef = beta @ a.T
+    cov = None
+    if b == 1:
+        if not converged[0] or separated[0]:
+            reason = "perfect or quasi-perfect separation" if separated[0] else "no convergence"
+            raise FitError(f"fit failed: {reason}")
+        cov = _point_cov(np.linalg.inv(_observed_info(family, xs, y, beta, weights)), a)
+    return ModelFit(
+        family=family,
+        names=names,
+        coef=coef,
+        sigma=np.ones(b),
+        converged=converged,
+        separated=separated,
+        cov=cov,
+        df_resid=float("nan"),
+    )
+
+
+def _observed_info(
+    family: Family, xs: np.ndarray, y: np.ndarray, beta: np.ndarray, weights: ReplicateWeights
+) -> np.ndarray:
+    p = xs.shape[1]
+    info = np.zeros(p * p)
+    for rows, w in weights.chunks(per_row_values=p):
+        xc = xs[rows]
+        eta = xc @ beta[0]
+        if family == "logit":
+            mu = special.expit(eta)
+            factor = mu * (1 - mu)
+        else:
+            factor = _probit_observed_info(eta, y[rows])
+        info += (w[0] * factor) @ _outer_rows(xc)
+    return info.reshape(p, p)
+
+
+def fit_model(
+    family: Family,
+    x: np.ndarray,
+    y: np.ndarray,
+    weights: ReplicateWeights,
+    names: tuple[str, ...],
+    response: str = "response",
+) -> ModelFit:
+    """Fit a linear, logit or probit model; errors name the ``response`` column."""
+    try:
+        if family == "linear":
+            return fit_linear(x, y, weights, names)
+        return fit_glm(x, y, weights, names, family=family)
+    except FitError as err:
+        raise FitError(f"{family} model for {response!r}: {err}") from None

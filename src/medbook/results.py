@@ -1,0 +1,194 @@
+"""Result containers returned by :func:`medbook.mediate`."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .data import StudyData
+from .fit import ModelFit
+
+__all__ = ["EFFECT_COLUMNS", "MediationResult", "MediationSpec"]
+
+EFFECT_COLUMNS = ["estimand", "estimate", "std_error", "ci_lower", "ci_upper", "p_value"]
+
+_LABELS = {
+    "te": "Total effect",
+    "nde0": "Natural direct effect NDE(0)",
+    "nde1": "Natural direct effect NDE(1)",
+    "nie0": "Natural indirect effect NIE(0)",
+    "nie1": "Natural indirect effect NIE(1)",
+    "pm": "Proportion mediated NIE(1)/TE",
+}
+
+
+def estimand_label(key: str) -> str:
+    """Human-readable name of an estimand key such as ``"nie1"`` or ``"cde(m=0)"``."""
+    if key.startswith("cde(m="):
+        return f"Controlled direct effect CDE({key[6:-1]})"
+    return _LABELS.get(key, key)
+
+
+@dataclass(frozen=True)
+class MediationSpec:
+    """The normalised options of one mediation analysis."""
+
+    treatment: str
+    mediator: str
+    outcome: str
+    covariates: tuple[str, ...]
+    interaction: bool
+    mediator_model: str
+    outcome_model: str
+    method: str
+    n_boot: int
+    ci: str
+    conf_level: float
+    cde_at: tuple[float, ...]
+    seed: int | None
+
+
+def _json_float(value: Any) -> float | None:
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+@dataclass
+class MediationResult:
+    """Estimated mediation effects with their uncertainty.
+
+    Attributes
+    ----------
+    effects : pandas.DataFrame
+        One row per estimand with columns ``estimand, estimate, std_error,
+        ci_lower, ci_upper, p_value``.
+    potential_outcomes : dict
+        Point estimates of ``E[Y(t, M(t'))]`` keyed ``"y1m1"``, ``"y0m0"``,
+        ``"y1m0"``, ``"y0m1"``.
+    spec : MediationSpec
+        The options used.
+    scale : str
+        ``"difference"`` (continuous outcome) or ``"risk difference"``.
+    n : int
+        Rows used.
+    n_replicates : int
+        Successful bootstrap replicates or simulation draws (0 for the delta method).
+    n_failed : int
+        Replicates dropped because a model failed to converge or separated.
+    warnings : list of str
+        Plain-language cautions a report should repeat.
+    replicates : pandas.DataFrame or None
+        Estimands of every successful replicate (bootstrap / quasi-Bayes).
+    mediator_fit, outcome_fit : ModelFit
+        The fitted models at the point estimate.
+    data : StudyData
+        The arrays analysed (not serialised).
+    details : dict
+        Method-specific extras (quadrature error, BCa acceleration, ...).
+    """
+
+    effects: pd.DataFrame
+    potential_outcomes: dict[str, float]
+    spec: MediationSpec
+    scale: str
+    n: int
+    n_replicates: int
+    n_failed: int
+    warnings: list[str]
+    replicates: pd.DataFrame | None
+    mediator_fit: ModelFit
+    outcome_fit: ModelFit
+    data: StudyData = field(repr=False)
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def __getitem__(self, estimand: str) -> float:
+        """Point estimate of one estimand, e.g. ``res["nie1"]``."""
+        row = self.effects.loc[self.effects["estimand"] == estimand]
+        if row.empty:
+            known = ", ".join(self.effects["estimand"])
+            raise KeyError(f"unknown estimand {estimand!r}; available: {known}")
+        return float(row["estimate"].iloc[0])
+
+    def row(self, estimand: str) -> dict[str, float]:
+        """All columns of one estimand as a dict."""
+        self[estimand]
+        row = self.effects.loc[self.effects["estimand"] == estimand].iloc[0]
+        return {k: row[k] for k in EFFECT_COLUMNS}
+
+    def to_frame(self) -> pd.DataFrame:
+        """The tidy effects table (a copy)."""
+        return self.effects.copy()
+
+    def summary(self) -> pd.DataFrame:
+        """Effects table indexed by readable estimand names."""
+        table = self.effects.copy()
+        table.index = [estimand_label(k) for k in table["estimand"]]
+        return table.drop(columns="estimand")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dictionary of estimates and metadata."""
+        effects = [
+            {k: (row[k] if k == "estimand" else _json_float(row[k])) for k in EFFECT_COLUMNS}
+            for _, row in self.effects.iterrows()
+        ]
+        spec = asdict(self.spec)
+        spec["covariates"] = list(spec["covariates"])
+        spec["cde_at"] = list(spec["cde_at"])
+        return {
+            "effects": effects,
+            "potential_outcomes": {k: _json_float(v) for k, v in self.potential_outcomes.items()},
+            "n": self.n,
+            "n_dropped": self.data.n_dropped,
+            "arm_sizes": dict(zip(("control", "treated"), self.data.arm_sizes(), strict=True)),
+            "treatment_levels": [str(v) for v in self.data.treatment_levels],
+            "method": self.spec.method,
+            "ci": self.spec.ci,
+            "conf_level": self.spec.conf_level,
+            "n_boot": self.spec.n_boot,
+            "n_replicates": self.n_replicates,
+            "n_failed": self.n_failed,
+            "seed": self.spec.seed,
+            "scale": self.scale,
+            "spec": spec,
+            "models": {
+                "mediator": self.mediator_fit.to_dict(),
+                "outcome": self.outcome_fit.to_dict(),
+            },
+            "warnings": list(self.warnings),
+            "details": {k: _jsonable(v) for k, v in self.details.items()},
+        }
+
+    def __repr__(self) -> str:
+        spec = self.spec
+        head = (
+            f"MediationResult({spec.treatment} -> {spec.mediator} -> {spec.outcome}; n={self.n}, "
+            f"{spec.mediator_model}/{spec.outcome_model} models, "
+            f"interaction={spec.interaction}, method={spec.method}"
+        )
+        if spec.method != "delta":
+            head += f", {self.n_replicates} replicates"
+        head += f", scale={self.scale})"
+        with pd.option_context("display.float_format", "{:.4f}".format, "display.width", 120):
+            body = self.effects.to_string(index=False)
+        notes = "".join(f"\n! {w}" for w in self.warnings)
+        return f"{head}\n{body}{notes}"
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return [_jsonable(v) for v in value.tolist()]
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return _json_float(value)
+    return value

@@ -1,0 +1,125 @@
+"""Replicate weights generated in fixed row blocks, so any chunking gives the same numbers.
+
+A bootstrap replicate is a weight vector over the rows: multinomial counts for
+the classical bootstrap (identical to resampling rows), Poisson(1) counts for
+streaming data, zeros for the jackknife. Weights are produced block by block
+from seeded child generators, so ``B x n`` never has to be held in memory and
+the result does not depend on how many rows are processed at a time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+__all__ = ["BLOCK_ROWS", "ReplicateWeights", "WeightKind"]
+
+WeightKind = Literal["unit", "multinomial", "poisson", "jackknife"]
+BLOCK_ROWS = 8192
+_CHUNK_BYTES = 64 * 2**20
+
+
+@dataclass
+class ReplicateWeights:
+    """A deterministic ``(B, n)`` weight matrix produced in row chunks.
+
+    Parameters
+    ----------
+    n : int
+        Number of rows.
+    n_rep : int
+        Number of replicates ``B`` (1 for ``"unit"``).
+    kind : {"unit", "multinomial", "poisson", "jackknife"}
+        ``"jackknife"`` sets the weights of one group of rows to zero per replicate;
+        with ``n_rep == n`` every group is a single row.
+    seed : int or None
+        Seed of the generator; the same seed gives the same weights.
+
+    Examples
+    --------
+    >>> w = ReplicateWeights(n=5, n_rep=3, kind="multinomial", seed=1)
+    >>> w.matrix().sum(axis=1)
+    array([5., 5., 5.])
+    """
+
+    n: int
+    n_rep: int = 1
+    kind: WeightKind = "unit"
+    seed: int | None = None
+    _totals: np.ndarray | None = field(default=None, init=False, repr=False)
+    _groups: np.ndarray | None = field(default=None, init=False, repr=False)
+    _children: list[np.random.SeedSequence] = field(default_factory=list, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.kind == "unit":
+            self.n_rep = 1
+        n_blocks = -(-self.n // BLOCK_ROWS)
+        root = np.random.SeedSequence(self.seed)
+        self._children = root.spawn(n_blocks + 1)
+        if self.kind == "multinomial":
+            self._totals = self._block_totals(np.random.default_rng(self._children[-1]))
+        elif self.kind == "jackknife":
+            if self.n_rep == self.n:
+                self._groups = np.arange(self.n)
+            else:
+                rng = np.random.default_rng(self._children[-1])
+                self._groups = rng.permutation(np.arange(self.n) % self.n_rep)
+
+    def _block_totals(self, rng: np.random.Generator) -> np.ndarray:
+        """Split ``n`` draws of each replicate across blocks (sequential binomials)."""
+        n_blocks = len(self._children) - 1
+        totals = np.empty((self.n_rep, n_blocks), dtype=np.int64)
+        remaining = np.full(self.n_rep, self.n, dtype=np.int64)
+        rows_left = self.n
+        for b in range(n_blocks):
+            size = min(BLOCK_ROWS, self.n - b * BLOCK_ROWS)
+            if b == n_blocks - 1:
+                totals[:, b] = remaining
+            else:
+                totals[:, b] = rng.binomial(remaining, size / rows_left)
+            remaining -= totals[:, b]
+            rows_left -= size
+        return totals
+
+    def _block(self, b: int) -> np.ndarray:
+        start = b * BLOCK_ROWS
+        size = min(BLOCK_ROWS, self.n - start)
+        if self.kind == "unit":
+            return np.ones((1, size))
+        if self.kind == "jackknife":
+            assert self._groups is not None
+            block = np.ones((self.n_rep, size))
+            block[self._groups[start : start + size], np.arange(size)] = 0.0
+            return block
+        rng = np.random.default_rng(self._children[b])
+        if self.kind == "poisson":
+            return rng.poisson(1.0, size=(self.n_rep, size)).astype(float)
+        assert self._totals is not None
+        counts = self._totals[:, b]
+        draws = rng.integers(0, size, size=int(counts.sum()))
+        owner = np.repeat(np.arange(self.n_rep), counts)
+        flat = np.bincount(owner * size + draws, minlength=self.n_rep * size)
+        return flat.reshape(self.n_rep, size).astype(float)
+
+    def chunk_rows(self, per_row_values: int = 1) -> int:
+        """Rows per chunk so a ``(B, rows, per_row_values)`` float array stays near 64 MiB."""
+        rows = _CHUNK_BYTES // (8 * self.n_rep * max(per_row_values, 1))
+        blocks = max(1, rows // BLOCK_ROWS)
+        return blocks * BLOCK_ROWS
+
+    def chunks(self, per_row_values: int = 1) -> Iterator[tuple[slice, np.ndarray]]:
+        """Yield ``(row_slice, weights)`` with ``weights`` of shape ``(B, rows)``."""
+        step = self.chunk_rows(per_row_values) // BLOCK_ROWS
+        n_blocks = len(self._children) - 1
+        for first in range(0, n_blocks, step):
+            last = min(first + step, n_blocks)
+            blocks = [self._block(b) for b in range(first, last)]
+            rows = slice(first * BLOCK_ROWS, min(last * BLOCK_ROWS, self.n))
+            yield rows, blocks[0] if len(blocks) == 1 else np.hstack(blocks)
+
+    def matrix(self) -> np.ndarray:
+        """The whole ``(B, n)`` matrix (small problems and tests only)."""
+        return np.hstack([w for _, w in self.chunks()])
