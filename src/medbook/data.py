@@ -109,7 +109,7 @@ def _closest(name: str, options: Sequence[str]) -> str | None:
 
 def _missing_mask(series: pd.Series) -> np.ndarray:
     values = series.to_numpy()
-    mask = pd.isna(series).to_numpy()
+    mask = pd.isna(series).to_numpy().copy()
     if series.dtype == object:
         blank = np.array([isinstance(v, str) and not v.strip() for v in values], dtype=bool)
         mask |= blank

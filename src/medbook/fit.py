@@ -242,6 +242,9 @@ def _score_info(
     family: Family, eta: np.ndarray, y: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-row score factor and expected information factor (Fisher scoring)."""
+    if family == "logit":
+        mu = special.expit(eta)
+        return y - mu, mu * (1.0 - mu)
     mu, dmu = _link(family, eta)
     var = np.clip(mu * (1.0 - mu), 1e-300, None)
     return (y - mu) * dmu / var, dmu * dmu / var
@@ -262,6 +265,7 @@ def fit_glm(
     names: tuple[str, ...],
     family: Family = "logit",
     max_iter: int = _MAX_ITER,
+    start: np.ndarray | None = None,
 ) -> ModelFit:
     """Weighted logistic or probit regression by batched Fisher scoring.
 
@@ -272,6 +276,8 @@ def fit_glm(
     family : {"logit", "probit"}
     max_iter : int
         Iteration cap; replicates that have not converged are flagged.
+    start : numpy.ndarray, optional
+        ``(p,)`` starting coefficients (e.g. the point fit, to warm-start replicates).
 
     Returns
     -------
@@ -284,20 +290,28 @@ def fit_glm(
     p = x.shape[1]
     b = weights.n_rep
     beta = np.zeros((b, p))
+    if start is not None:
+        beta[:] = np.linalg.solve(_back_transform(shift, scale, const), start)
     converged = np.zeros(b, dtype=bool)
     active = np.ones(b, dtype=bool)
     gram0 = None
+    separated = np.zeros(b, dtype=bool)
     for iteration in range(max_iter):
         info = np.zeros((b, p * p))
         score = np.zeros((b, p))
+        separated[:] = False
         for rows, w in weights.chunks(per_row_values=p):
             xc = xs[rows]
             eta = np.clip(beta @ xc.T, -_ETA_CLIP, _ETA_CLIP)
-            s, i = _score_info(family, eta, y[rows])
+            yc = y[rows]
+            s, i = _score_info(family, eta, yc)
             score += (w * s) @ xc
-            info += (w * i) @ _outer_rows(xc)
+            outer = _outer_rows(xc)
+            info += (w * i) @ outer
+            # Fitted probabilities numerically 0 or 1 on a used row signal separation.
+            separated |= np.any((w > 0) & ((2.0 * yc - 1.0) * eta > _ETA_SEPARATION), axis=1)
             if iteration == 0 and b == 1:
-                gram0 = (gram0 if gram0 is not None else 0) + w @ _outer_rows(xc)
+                gram0 = (gram0 if gram0 is not None else 0) + w @ outer
         if iteration == 0 and b == 1:
             _check_rank(gram0.reshape(p, p), names)
         step, solved = _solve(info.reshape(b, p, p), score)
@@ -309,11 +323,6 @@ def fit_glm(
         active &= ~newly & solved
         if not active.any():
             break
-    separated = np.zeros(b, dtype=bool)
-    for rows, w in weights.chunks(per_row_values=1):
-        eta = beta @ xs[rows].T
-        fitted = (2.0 * y[rows] - 1.0) * eta
-        separated |= np.any((w > 0) & (fitted > _ETA_SEPARATION), axis=1)
     a = _back_transform(shift, scale, const)
     coef = beta @ a.T
     cov = None
@@ -358,11 +367,15 @@ def fit_model(
     weights: ReplicateWeights,
     names: tuple[str, ...],
     response: str = "response",
+    start: np.ndarray | None = None,
 ) -> ModelFit:
-    """Fit a linear, logit or probit model; errors name the ``response`` column."""
+    """Fit a linear, logit or probit model; errors name the ``response`` column.
+
+    ``start`` warm-starts the iterative fits (ignored for linear models).
+    """
     try:
         if family == "linear":
             return fit_linear(x, y, weights, names)
-        return fit_glm(x, y, weights, names, family=family)
+        return fit_glm(x, y, weights, names, family=family, start=start)
     except FitError as err:
         raise FitError(f"{family} model for {response!r}: {err}") from None

@@ -20,6 +20,7 @@ __all__ = ["BLOCK_ROWS", "ReplicateWeights", "WeightKind"]
 WeightKind = Literal["unit", "multinomial", "poisson", "jackknife"]
 BLOCK_ROWS = 8192
 _CHUNK_BYTES = 64 * 2**20
+_CACHE_BYTES = 256 * 2**20
 
 
 @dataclass
@@ -52,6 +53,7 @@ class ReplicateWeights:
     _totals: np.ndarray | None = field(default=None, init=False, repr=False)
     _groups: np.ndarray | None = field(default=None, init=False, repr=False)
     _children: list[np.random.SeedSequence] = field(default_factory=list, init=False, repr=False)
+    _cache: dict[int, np.ndarray] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.kind == "unit":
@@ -85,6 +87,15 @@ class ReplicateWeights:
         return totals
 
     def _block(self, b: int) -> np.ndarray:
+        """Weights of block ``b``; kept in memory when the whole matrix is small."""
+        if b in self._cache:
+            return self._cache[b]
+        block = self._make_block(b)
+        if self.n_rep * self.n * 8 <= _CACHE_BYTES:
+            self._cache[b] = block
+        return block
+
+    def _make_block(self, b: int) -> np.ndarray:
         start = b * BLOCK_ROWS
         size = min(BLOCK_ROWS, self.n - start)
         if self.kind == "unit":

@@ -1,0 +1,321 @@
+"""The front door: :func:`mediate` estimates total, natural and controlled effects."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal, get_args
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .data import StudyData, prepare
+from .effects import (
+    EffectModel,
+    estimand_keys,
+    estimands,
+    mediator_design,
+    outcome_design,
+    potential_outcomes,
+    quadrature_error,
+)
+from .errors import ConfigError, FitError
+from .fit import Family, ModelFit, fit_model
+from .inference import (
+    bca_interval,
+    delta_method,
+    jackknife_acceleration,
+    percentile_interval,
+    quasi_bayes_draws,
+    replicate_p_value,
+)
+from .results import EFFECT_COLUMNS, MediationResult, MediationSpec
+from .weights import ReplicateWeights
+
+__all__ = ["mediate"]
+
+Method = Literal["bootstrap", "quasi_bayes", "delta"]
+Interval = Literal["percentile", "bca"]
+ModelChoice = Literal["auto", "linear", "logit", "probit"]
+BootstrapWeights = Literal["multinomial", "poisson"]
+
+_JACKKNIFE_MAX_GROUPS = 1000
+_FAILED_SHARE_LIMIT = 0.5
+
+
+def _choice(value: Any, allowed: Any, name: str) -> str:
+    options = get_args(allowed)
+    normalised = str(value).lower().replace("-", "_") if isinstance(value, str) else value
+    if normalised not in options:
+        raise ConfigError(f"{name} must be one of {', '.join(options)}; got {value!r}")
+    return normalised
+
+
+def _family(choice: str, kind: str, role: str, column: str) -> Family:
+    if choice == "auto":
+        return "logit" if kind == "binary" else "linear"
+    if choice in ("logit", "probit") and kind != "binary":
+        raise ConfigError(f"{role} model {choice!r} needs a 0/1 column, but {column!r} is not binary")
+    return choice  # type: ignore[return-value]
+
+
+def _default_cde_at(data: StudyData, mediator_family: Family) -> tuple[float, ...]:
+    if data.mediator_kind == "binary":
+        return (0.0, 1.0)
+    control_mean = float(np.mean(data.mediator[data.treatment == 0]))
+    return (float(f"{control_mean:.3g}"),)
+
+
+def mediate(
+    data: pd.DataFrame,
+    treatment: str,
+    mediator: str,
+    outcome: str,
+    covariates: Sequence[str] = (),
+    *,
+    interaction: bool = False,
+    mediator_model: ModelChoice = "auto",
+    outcome_model: ModelChoice = "auto",
+    method: Method = "bootstrap",
+    n_boot: int = 1000,
+    ci: Interval = "percentile",
+    conf_level: float = 0.95,
+    cde_at: Sequence[float] | None = None,
+    seed: int | None = None,
+    drop_missing: bool = False,
+    treated_level: Any = None,
+    bootstrap_weights: BootstrapWeights = "multinomial",
+) -> MediationResult:
+    """Estimate total, natural direct/indirect and controlled direct effects.
+
+    The mediator model regresses the mediator on treatment and covariates; the
+    outcome model regresses the outcome on treatment, mediator (optionally their
+    product) and covariates. Effects follow the mediational g-formula averaged
+    over the empirical covariate distribution, on the difference scale (risk
+    difference for a binary outcome). With linear models and no interaction this
+    is the product-of-coefficients method; with an interaction it equals the
+    VanderWeele-Vansteelandt closed forms at the covariate means.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per unit.
+    treatment, mediator, outcome : str
+        Column names; the treatment must have exactly two values.
+    covariates : sequence of str
+        Pre-treatment covariates (text and boolean columns are dummy-encoded).
+    interaction : bool
+        Include the treatment x mediator product in the outcome model.
+    mediator_model, outcome_model : {"auto", "linear", "logit", "probit"}
+        ``"auto"`` fits logit for 0/1 columns and linear otherwise.
+    method : {"bootstrap", "quasi_bayes", "delta"}
+        Nonparametric bootstrap (replicate weights), quasi-Bayesian simulation
+        from the models' asymptotic distribution (Imai, Keele & Tingley 2010),
+        or the delta method (normal intervals).
+    n_boot : int
+        Bootstrap replicates or quasi-Bayesian draws.
+    ci : {"percentile", "bca"}
+        Interval type for the bootstrap (BCa uses a jackknife acceleration).
+    conf_level : float
+        Confidence level of the intervals.
+    cde_at : sequence of float, optional
+        Mediator values for controlled direct effects; by default 0 and 1 for a
+        binary mediator and the control-arm mean otherwise.
+    seed : int, optional
+        Seed for resampling and simulation; the same seed gives identical results.
+    drop_missing : bool
+        Drop rows with missing values (reported in the result) instead of failing.
+    treated_level : optional
+        Treatment value meaning "treated" (default: the larger value).
+    bootstrap_weights : {"multinomial", "poisson"}
+        Classical resampling or Poisson(1) weights (suited to streamed data).
+
+    Returns
+    -------
+    MediationResult
+
+    Examples
+    --------
+    >>> from medbook.simulate import simulate_linear
+    >>> res = mediate(simulate_linear(), "treatment", "mediator", "outcome", ["x"],
+    ...               method="delta")
+    >>> round(res["nie1"], 3), round(res["nde0"], 3), round(res["te"], 3)
+    (1.324, 1.066, 2.389)
+    """
+    method = _choice(method, Method, "method")
+    ci_kind = _choice(ci, Interval, "ci")
+    bootstrap_weights = _choice(bootstrap_weights, BootstrapWeights, "bootstrap_weights")
+    if ci_kind == "bca" and method != "bootstrap":
+        raise ConfigError("ci='bca' needs method='bootstrap'")
+    if method != "delta" and (not isinstance(n_boot, (int, np.integer)) or n_boot < 2):
+        raise ConfigError(f"n_boot must be an integer of at least 2; got {n_boot!r}")
+    if not 0.5 <= conf_level < 1.0:
+        raise ConfigError(f"conf_level must lie in [0.5, 1); got {conf_level!r}")
+
+    study = prepare(
+        data, treatment, mediator, outcome, covariates,
+        drop_missing=drop_missing, treated_level=treated_level,
+    )
+    m_family = _family(
+        _choice(mediator_model, ModelChoice, "mediator_model"), study.mediator_kind,
+        "mediator", mediator,
+    )
+    y_family = _family(
+        _choice(outcome_model, ModelChoice, "outcome_model"), study.outcome_kind,
+        "outcome", outcome,
+    )
+    cde_values = (
+        _default_cde_at(study, m_family)
+        if cde_at is None
+        else tuple(float(v) for v in np.atleast_1d(cde_at))
+    )
+    model = EffectModel(m_family, y_family, bool(interaction), cde_values)
+    xm, m_names = mediator_design(study)
+    xy, y_names = outcome_design(study, bool(interaction))
+
+    def fit_both(
+        weights: ReplicateWeights, start: tuple[ModelFit, ModelFit] | None = None
+    ) -> tuple[ModelFit, ModelFit]:
+        m0, y0 = (start[0].coef[0], start[1].coef[0]) if start else (None, None)
+        med = fit_model(m_family, xm, study.mediator, weights, m_names, mediator, m0)
+        out = fit_model(y_family, xy, study.outcome, weights, y_names, outcome, y0)
+        return med, out
+
+    unit = ReplicateWeights(study.n)
+    med_fit, out_fit = fit_both(unit)
+
+    def evaluate(alpha, beta, sigma, weights) -> dict[str, np.ndarray]:
+        return estimands(potential_outcomes(model, alpha, beta, sigma, study.covariates, weights))
+
+    po_point = potential_outcomes(
+        model, med_fit.coef, out_fit.coef, med_fit.sigma, study.covariates, unit
+    )
+    point = {k: float(v[0]) for k, v in estimands(po_point).items()}
+    keys = estimand_keys(cde_values)
+    details: dict[str, Any] = {}
+    warnings: list[str] = []
+    if m_family == "linear" and y_family == "logit":
+        details["quadrature_nodes"] = model.gh_nodes
+        details["quadrature_error"] = quadrature_error(
+            model, med_fit.coef, out_fit.coef, med_fit.sigma, study.covariates, unit
+        )
+
+    n_failed = 0
+    replicates: pd.DataFrame | None = None
+    rows: dict[str, dict[str, float]] = {}
+    if method == "delta":
+        p_m = med_fit.coef.shape[1]
+        p_y = out_fit.coef.shape[1]
+        theta = np.concatenate([med_fit.coef[0], out_fit.coef[0], med_fit.sigma])
+        cov = np.zeros((theta.size, theta.size))
+        cov[:p_m, :p_m] = med_fit.cov
+        cov[p_m : p_m + p_y, p_m : p_m + p_y] = out_fit.cov
+        if m_family == "linear":
+            cov[-1, -1] = med_fit.sigma[0] ** 2 / (2.0 * med_fit.df_resid)
+
+        def func(batch: np.ndarray) -> dict[str, np.ndarray]:
+            return evaluate(batch[:, :p_m], batch[:, p_m : p_m + p_y], batch[:, -1], unit)
+
+        ses = delta_method(func, theta, cov)
+        z = stats.norm.ppf(0.5 + conf_level / 2.0)
+        for key in keys:
+            est, se = point[key], ses[key]
+            rows[key] = {
+                "estimate": est,
+                "std_error": se,
+                "ci_lower": est - z * se,
+                "ci_upper": est + z * se,
+                "p_value": float(2 * stats.norm.sf(abs(est / se))) if se > 0 else float("nan"),
+            }
+        ci_kind = "normal"
+        n_reps = 0
+    else:
+        if method == "bootstrap":
+            weights = ReplicateWeights(study.n, int(n_boot), bootstrap_weights, seed)
+            med_b, out_b = fit_both(weights, start=(med_fit, out_fit))
+            ok = med_b.ok & out_b.ok
+            draws = evaluate(med_b.coef, out_b.coef, med_b.sigma, weights)
+            details["bootstrap_weights"] = bootstrap_weights
+        else:
+            rng = np.random.default_rng(seed)
+            alpha, sigma = quasi_bayes_draws(med_fit, int(n_boot), rng)
+            beta, _ = quasi_bayes_draws(out_fit, int(n_boot), rng)
+            ok = np.ones(int(n_boot), dtype=bool)
+            draws = evaluate(alpha, beta, sigma, unit)
+        n_failed = int((~ok).sum())
+        n_reps = int(ok.sum())
+        if n_reps < 2 or n_failed > _FAILED_SHARE_LIMIT * ok.size:
+            raise FitError(
+                f"{n_failed} of {ok.size} bootstrap replicates failed (separation or no "
+                "convergence); the models are too fragile for these data"
+            )
+        if n_failed:
+            warnings.append(
+                f"{n_failed} of {ok.size} bootstrap replicates failed to fit (separation or "
+                "no convergence) and were excluded from the intervals"
+            )
+        replicates = pd.DataFrame({k: draws[k][ok] for k in keys})
+        acceleration = {}
+        if ci_kind == "bca":
+            acceleration = _bca_acceleration(
+                study, lambda w: fit_both(w, start=(med_fit, out_fit)), evaluate, seed, keys
+            )
+            details["acceleration"] = acceleration
+        for key in keys:
+            reps = replicates[key].to_numpy()
+            reps = reps[np.isfinite(reps)]
+            if ci_kind == "bca":
+                lo, hi = bca_interval(reps, point[key], acceleration[key], conf_level)
+            else:
+                lo, hi = percentile_interval(reps, conf_level)
+            rows[key] = {
+                "estimate": point[key],
+                "std_error": float(np.std(reps, ddof=1)),
+                "ci_lower": lo,
+                "ci_upper": hi,
+                "p_value": replicate_p_value(reps),
+            }
+
+    effects = pd.DataFrame([{"estimand": k, **rows[k]} for k in keys], columns=EFFECT_COLUMNS)
+    spec = MediationSpec(
+        treatment=treatment,
+        mediator=mediator,
+        outcome=outcome,
+        covariates=tuple(study.covariate_columns),
+        interaction=bool(interaction),
+        mediator_model=m_family,
+        outcome_model=y_family,
+        method=method,
+        n_boot=int(n_boot) if method != "delta" else 0,
+        ci=ci_kind,
+        conf_level=float(conf_level),
+        cde_at=cde_values,
+        seed=seed,
+    )
+    if study.n_dropped:
+        warnings.append(f"{study.n_dropped} row(s) with missing values were dropped")
+    return MediationResult(
+        effects=effects,
+        potential_outcomes={k: float(v[0]) for k, v in po_point.items() if k.startswith("y")},
+        spec=spec,
+        scale="risk difference" if y_family != "linear" else "difference",
+        n=study.n,
+        n_replicates=n_reps,
+        n_failed=n_failed,
+        warnings=warnings,
+        replicates=replicates,
+        mediator_fit=med_fit,
+        outcome_fit=out_fit,
+        data=study,
+        details=details,
+    )
+
+
+def _bca_acceleration(study, fit_both, evaluate, seed, keys) -> dict[str, float]:
+    """Jackknife acceleration per estimand (grouped jackknife for large ``n``)."""
+    groups = min(study.n, _JACKKNIFE_MAX_GROUPS)
+    jack_w = ReplicateWeights(study.n, groups, "jackknife", seed)
+    med_j, out_j = fit_both(jack_w)
+    jack = evaluate(med_j.coef, out_j.coef, med_j.sigma, jack_w)
+    ok = med_j.ok & out_j.ok
+    return {k: jackknife_acceleration(jack[k][ok & np.isfinite(jack[k])]) for k in keys}

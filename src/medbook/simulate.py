@@ -1,0 +1,387 @@
+"""Data-generating processes with known mediation estimands.
+
+The first three reproduce the teaching notebook's simulations draw for draw
+(same seeds give the same data, hence the same printed tables); the others add
+a treatment-mediator interaction, a post-treatment confounder and a binary
+mediator with a continuous outcome.
+
+Each process is a :class:`Process`: a covariate generator plus the structural
+mean functions of the mediator and the outcome. :func:`truth` integrates those
+equations over a large covariate sample, so the true estimands come from the
+full structural model, including variables that a fitted model may omit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.special import expit
+
+__all__ = [
+    "PROCESSES",
+    "Process",
+    "simulate",
+    "simulate_binary",
+    "simulate_binary_mediator_continuous_outcome",
+    "simulate_interaction",
+    "simulate_linear",
+    "simulate_post_treatment",
+    "simulate_unmeasured",
+    "truth",
+]
+
+Covariates = dict[str, np.ndarray]
+_TRUTH_SEED = 20_261_125
+_TRUTH_N = 2_000_000
+
+
+def _standardise(v: np.ndarray) -> np.ndarray:
+    return (v - v.mean()) / v.std()
+
+
+@dataclass(frozen=True)
+class Process:
+    """A structural mediation model.
+
+    Attributes
+    ----------
+    covariates : callable
+        ``(rng, n, **params) -> dict`` of pre-treatment variables (latent ones included).
+    mediator_mean : callable
+        ``(t, cov, **params) -> E[M | t, cov]`` (a probability when ``binary_mediator``).
+    outcome_mean : callable
+        ``(t, m, cov, **params) -> E[Y | t, m, cov]`` (a probability when ``binary_outcome``).
+    mediator_sd, outcome_sd : float
+        Error standard deviations of continuous mediator / outcome.
+    binary_mediator, binary_outcome : bool
+    observed : tuple of str
+        Covariate columns included in the returned data frame.
+    post_treatment : callable, optional
+        ``(t, cov) -> dict`` of observed post-treatment variables (the potential
+        value under the assigned arm).
+    """
+
+    covariates: Callable[..., Covariates]
+    mediator_mean: Callable[..., np.ndarray]
+    outcome_mean: Callable[..., np.ndarray]
+    mediator_sd: float = 1.0
+    outcome_sd: float = 1.0
+    binary_mediator: bool = False
+    binary_outcome: bool = False
+    observed: tuple[str, ...] = ("x",)
+    post_treatment: Callable[[np.ndarray, Covariates], dict[str, np.ndarray]] | None = None
+
+    def draw(self, seed: int | None, n: int, **params: Any) -> pd.DataFrame:
+        """Simulate ``n`` units: covariates, then treatment, mediator and outcome."""
+        rng = np.random.default_rng(seed)
+        cov = self.covariates(rng, n, **params)
+        t = rng.binomial(1, 0.5, size=n)
+        m_mean = self.mediator_mean(t, cov, **params)
+        if self.binary_mediator:
+            m = rng.binomial(1, m_mean)
+        else:
+            m = m_mean + rng.normal(0, self.mediator_sd, size=n)
+        y_mean = self.outcome_mean(t, m, cov, **params)
+        if self.binary_outcome:
+            y = rng.binomial(1, y_mean)
+        else:
+            y = y_mean + rng.normal(0, self.outcome_sd, size=n)
+        columns = {k: cov[k] for k in self.observed}
+        if self.post_treatment is not None:
+            columns.update(self.post_treatment(t, cov))
+        return pd.DataFrame({**columns, "treatment": t, "mediator": m, "outcome": y})
+
+    def expected_outcome(self, t: int, t_m: int, cov: Covariates, **params: Any) -> float:
+        """``E[Y(t, M(t_m))]`` averaged over the covariate sample ``cov``."""
+        n = next(iter(cov.values())).shape[0]
+        p_or_mean = self.mediator_mean(np.full(n, t_m), cov, **params)
+        if self.binary_mediator:
+            y1 = self.outcome_mean(np.full(n, t), np.ones(n), cov, **params)
+            y0 = self.outcome_mean(np.full(n, t), np.zeros(n), cov, **params)
+            return float(np.mean(p_or_mean * y1 + (1 - p_or_mean) * y0))
+        if self.binary_outcome:
+            raise NotImplementedError("continuous mediator with binary outcome is not simulated")
+        # The outcome is linear in the mediator here, so plugging in its mean is exact.
+        return float(np.mean(self.outcome_mean(np.full(n, t), p_or_mean, cov, **params)))
+
+    def controlled(self, t: int, m: float, cov: Covariates, **params: Any) -> float:
+        """``E[Y(t, m)]`` averaged over the covariate sample."""
+        n = next(iter(cov.values())).shape[0]
+        return float(np.mean(self.outcome_mean(np.full(n, t), np.full(n, m), cov, **params)))
+
+
+# --- the notebook's linear onboarding experiment -------------------------------------------
+
+def _linear_covariates(rng: np.random.Generator, n: int) -> Covariates:
+    prior_usage = rng.normal(0, 1, size=n)
+    account_value = rng.lognormal(mean=1.6, sigma=0.55, size=n)
+    support_burden = rng.poisson(lam=np.clip(1.4 - 0.25 * prior_usage, 0.2, 4.0), size=n)
+    enterprise = rng.binomial(1, expit(-0.6 + 0.35 * np.log1p(account_value)), size=n)
+    readiness = (
+        0.55 * prior_usage
+        + 0.30 * enterprise
+        + 0.18 * np.log1p(account_value)
+        - 0.32 * support_burden
+        + rng.normal(0, 0.8, size=n)
+    )
+    return {
+        "prior_usage": prior_usage,
+        "account_value": account_value,
+        "support_burden": support_burden,
+        "enterprise": enterprise,
+        "x": _standardise(readiness),
+    }
+
+
+LINEAR = Process(
+    covariates=_linear_covariates,
+    mediator_mean=lambda t, c: (
+        0.4 + 0.85 * t + 0.65 * c["x"] + 0.20 * c["enterprise"] - 0.18 * c["support_burden"]
+    ),
+    outcome_mean=lambda t, m, c: (
+        2.0
+        + 1.15 * t
+        + 1.55 * m
+        + 0.55 * c["x"]
+        + 0.16 * np.log1p(c["account_value"])
+        - 0.12 * c["support_burden"]
+    ),
+    mediator_sd=1.0,
+    outcome_sd=1.2,
+    observed=("prior_usage", "account_value", "support_burden", "enterprise", "x"),
+)
+
+
+# --- the notebook's binary activation / renewal funnel -----------------------------------
+
+def _binary_covariates(rng: np.random.Generator, n: int) -> Covariates:
+    prior_usage = rng.normal(0, 1, size=n)
+    account_complexity = rng.gamma(shape=2.0, scale=0.7, size=n)
+    enterprise = rng.binomial(1, expit(-0.4 + 0.45 * prior_usage), size=n)
+    readiness = (
+        0.70 * prior_usage
+        + 0.35 * enterprise
+        - 0.30 * account_complexity
+        + rng.normal(0, 0.9, size=n)
+    )
+    return {
+        "prior_usage": prior_usage,
+        "account_complexity": account_complexity,
+        "enterprise": enterprise,
+        "x": _standardise(readiness),
+    }
+
+
+BINARY = Process(
+    covariates=_binary_covariates,
+    mediator_mean=lambda t, c: expit(
+        -0.35 + 1.10 * t + 0.75 * c["x"] + 0.20 * c["enterprise"] - 0.22 * c["account_complexity"]
+    ),
+    outcome_mean=lambda t, m, c: expit(
+        -1.25
+        + 0.55 * t
+        + 1.05 * m
+        + 0.75 * t * m
+        + 0.45 * c["x"]
+        + 0.18 * c["enterprise"]
+        - 0.20 * c["account_complexity"]
+    ),
+    binary_mediator=True,
+    binary_outcome=True,
+    observed=("prior_usage", "account_complexity", "enterprise", "x"),
+)
+
+
+# --- the notebook's unmeasured mediator-outcome confounder U ------------------------------
+
+def _unmeasured_covariates(rng: np.random.Generator, n: int, u_strength: float) -> Covariates:
+    prior_usage = rng.normal(0, 1, size=n)
+    support_burden = rng.poisson(lam=np.clip(1.3 - 0.20 * prior_usage, 0.2, 4.0), size=n)
+    x_raw = 0.65 * prior_usage - 0.30 * support_burden + rng.normal(0, 0.9, size=n)
+    return {
+        "prior_usage": prior_usage,
+        "support_burden": support_burden,
+        "x": _standardise(x_raw),
+        "u": rng.normal(0, 1, size=n),
+    }
+
+
+UNMEASURED = Process(
+    covariates=_unmeasured_covariates,
+    mediator_mean=lambda t, c, u_strength: 0.3 + 0.80 * t + 0.55 * c["x"] + u_strength * c["u"],
+    outcome_mean=lambda t, m, c, u_strength: (
+        1.5 + 1.10 * t + 1.50 * m + 0.45 * c["x"] + u_strength * c["u"]
+    ),
+    mediator_sd=1.0,
+    outcome_sd=1.2,
+    observed=("prior_usage", "support_burden", "x", "u"),
+)
+
+
+# --- additions: interaction, post-treatment confounder, binary mediator ---------------------
+
+def _standard_normal_x(rng: np.random.Generator, n: int, **_: Any) -> Covariates:
+    return {"x": rng.normal(0, 1, size=n)}
+
+
+def _interaction_outcome(t, m, c, interaction):
+    return 1.0 + 0.9 * t + 1.2 * m + interaction * t * m + 0.5 * c["x"]
+
+
+INTERACTION = Process(
+    covariates=_standard_normal_x,
+    mediator_mean=lambda t, c, interaction: 0.3 + 0.8 * t + 0.6 * c["x"],
+    outcome_mean=_interaction_outcome,
+    mediator_sd=1.0,
+    outcome_sd=1.0,
+)
+
+
+def _post_treatment_covariates(rng: np.random.Generator, n: int) -> Covariates:
+    x = rng.normal(0, 1, size=n)
+    # L(0) and L(1) share the unit's error term; the observed L is picked by treatment later.
+    e_l = rng.normal(0, 1, size=n)
+    return {"x": x, "l0": 0.5 + 0.5 * x + e_l, "l1": 0.5 + 0.7 + 0.5 * x + e_l}
+
+
+def _post_l(t: np.ndarray, c: Covariates) -> np.ndarray:
+    return np.where(t == 1, c["l1"], c["l0"])
+
+
+POST_TREATMENT = Process(
+    covariates=_post_treatment_covariates,
+    mediator_mean=lambda t, c: 0.2 + 0.6 * t + 0.8 * _post_l(t, c) + 0.5 * c["x"],
+    outcome_mean=lambda t, m, c: 1.0 + 0.8 * t + 1.2 * m + 0.9 * _post_l(t, c) + 0.4 * c["x"],
+    mediator_sd=1.0,
+    outcome_sd=1.0,
+    observed=("x",),
+    post_treatment=lambda t, c: {"l": _post_l(t, c)},
+)
+
+
+BINARY_MEDIATOR = Process(
+    covariates=_standard_normal_x,
+    mediator_mean=lambda t, c: expit(-0.3 + 1.0 * t + 0.6 * c["x"]),
+    outcome_mean=lambda t, m, c: 1.0 + 0.5 * t + 1.5 * m + 0.6 * t * m + 0.5 * c["x"],
+    outcome_sd=1.0,
+    binary_mediator=True,
+)
+
+PROCESSES: dict[str, Process] = {
+    "linear": LINEAR,
+    "binary": BINARY,
+    "unmeasured": UNMEASURED,
+    "interaction": INTERACTION,
+    "post_treatment": POST_TREATMENT,
+    "binary_mediator": BINARY_MEDIATOR,
+}
+
+
+def simulate(name: str, seed: int | None = None, n: int = 5000, **params: Any) -> pd.DataFrame:
+    """Draw a data set from the process called ``name`` (a key of :data:`PROCESSES`)."""
+    if name not in PROCESSES:
+        raise KeyError(f"unknown process {name!r}; choose from {', '.join(PROCESSES)}")
+    return PROCESSES[name].draw(seed, n, **params)
+
+
+def simulate_linear(seed: int = 123, n: int = 6000) -> pd.DataFrame:
+    """The notebook's onboarding experiment: continuous activation and revenue (Simulation 1).
+
+    True effects: NIE = 0.85 * 1.55 = 1.3175, NDE = 1.15, TE = 2.4675.
+
+    Examples
+    --------
+    >>> simulate_linear().shape
+    (6000, 8)
+    """
+    return simulate("linear", seed, n)
+
+
+def simulate_binary(seed: int = 321, n: int = 10000) -> pd.DataFrame:
+    """The notebook's funnel: binary activation and renewal with a T x M interaction (Simulation 2)."""
+    return simulate("binary", seed, n)
+
+
+def simulate_unmeasured(u_strength: float, seed: int = 555, n: int = 7000) -> pd.DataFrame:
+    """The notebook's Simulation 3: a latent ``u`` of strength ``u_strength`` drives M and Y.
+
+    True effects do not depend on ``u_strength``: NIE = 0.8 * 1.5 = 1.2, NDE = 1.1.
+    """
+    return simulate("unmeasured", seed, n, u_strength=u_strength)
+
+
+def simulate_interaction(seed: int = 7, n: int = 5000, interaction: float = 0.5) -> pd.DataFrame:
+    """Continuous mediator and outcome with a treatment-mediator interaction of size ``interaction``."""
+    return simulate("interaction", seed, n, interaction=interaction)
+
+
+def simulate_post_treatment(seed: int = 11, n: int = 5000) -> pd.DataFrame:
+    """A post-treatment confounder ``l``: treatment moves L, and L moves both M and Y."""
+    return simulate("post_treatment", seed, n)
+
+
+def simulate_binary_mediator_continuous_outcome(seed: int = 13, n: int = 5000) -> pd.DataFrame:
+    """Binary mediator, continuous outcome, with a treatment-mediator interaction."""
+    return simulate("binary_mediator", seed, n)
+
+
+def truth(
+    name: str,
+    cde_at: tuple[float, ...] = (0.0, 1.0),
+    n: int = _TRUTH_N,
+    seed: int = _TRUTH_SEED,
+    **params: Any,
+) -> dict[str, Any]:
+    """True estimands of a process, from its structural equations.
+
+    Potential outcomes are averaged over a large covariate sample (exact for the
+    linear processes, Monte Carlo error about ``1e-4`` otherwise).
+
+    Parameters
+    ----------
+    name : str
+        Key of :data:`PROCESSES`.
+    cde_at : tuple of float
+        Mediator values for the controlled direct effects.
+    n, seed : int
+        Size and seed of the covariate sample.
+    **params
+        Process parameters (e.g. ``u_strength``, ``interaction``).
+
+    Returns
+    -------
+    dict
+        ``te, nde0, nde1, nie0, nie1, pm``, the four potential-outcome means
+        ``y1m1, y0m0, y1m0, y0m1`` and ``cde`` (a dict mediator value -> effect).
+
+    Examples
+    --------
+    >>> round(truth("linear")["nie1"], 4)
+    1.3175
+    """
+    process = PROCESSES[name]
+    cov = process.covariates(np.random.default_rng(seed), n, **params)
+    po = {
+        f"y{t}m{tm}": process.expected_outcome(t, tm, cov, **params)
+        for t in (0, 1)
+        for tm in (0, 1)
+    }
+    te = po["y1m1"] - po["y0m0"]
+    out: dict[str, Any] = {
+        "te": te,
+        "nde0": po["y1m0"] - po["y0m0"],
+        "nde1": po["y1m1"] - po["y0m1"],
+        "nie0": po["y0m1"] - po["y0m0"],
+        "nie1": po["y1m1"] - po["y1m0"],
+        **po,
+    }
+    out["pm"] = out["nie1"] / te
+    out["cde"] = {
+        float(m): process.controlled(1, m, cov, **params) - process.controlled(0, m, cov, **params)
+        for m in cde_at
+    }
+    return out

@@ -1,0 +1,377 @@
+"""Study configuration files (YAML) for ``medbook memo``.
+
+A study file names the data, the roles of its columns (with display labels),
+the analysis options and the decision question. It is parsed with
+``yaml.safe_load`` only and validated strictly: unknown keys, wrong types and
+out-of-range values raise a one-line :class:`~medbook.errors.ConfigError`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError
+
+__all__ = ["Role", "Study", "load_study"]
+
+_MAX_CONFIG_BYTES = 256 * 1024
+_MAX_TEXT = 500
+_METHODS = ("bootstrap", "quasi_bayes", "delta")
+_CIS = ("percentile", "bca")
+_MODELS = ("auto", "linear", "logit", "probit")
+_KEYS = (
+    "data", "treatment", "mediator", "outcome", "covariates", "interaction", "method", "n_boot",
+    "seed", "cde_at", "ci", "conf_level", "question", "title", "population", "treated_level",
+    "mediator_model", "outcome_model", "randomized",
+)
+_REQUIRED = ("data", "treatment", "mediator", "outcome")
+
+
+@dataclass(frozen=True)
+class Role:
+    """A column with the label shown to readers."""
+
+    column: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Study:
+    """A validated study configuration.
+
+    Attributes
+    ----------
+    path : pathlib.Path
+        The YAML file.
+    data : pathlib.Path
+        Data file (resolved relative to the YAML file, or the override).
+    treatment, mediator, outcome : Role
+        Columns and display labels.
+    covariates : tuple of str
+        Pre-treatment covariate columns.
+    interaction : bool
+        Include a treatment x mediator term in the outcome model.
+    method, ci, mediator_model, outcome_model : str
+        Options passed to :func:`medbook.mediate`.
+    n_boot, seed : int
+        Replicates and random seed.
+    cde_at : tuple of float
+        Mediator values for controlled direct effects.
+    conf_level : float
+        Confidence level of intervals (default 0.95).
+    question, title, population : str
+        Decision question, memo title and the population studied (free text).
+    treated_level : str, int, float or None
+        Treatment value meaning "treated" (default: the larger value).
+    randomized : bool
+        Whether treatment was randomised (default true); changes the stated
+        identification assumptions.
+    raw : dict
+        The parsed YAML, as written.
+    sha256 : str
+        Hash of the YAML file's bytes.
+    """
+
+    path: Path
+    data: Path
+    treatment: Role
+    mediator: Role
+    outcome: Role
+    covariates: tuple[str, ...] = ()
+    interaction: bool = False
+    method: str = "bootstrap"
+    n_boot: int = 1000
+    seed: int = 1
+    cde_at: tuple[float, ...] = ()
+    ci: str = "percentile"
+    conf_level: float = 0.95
+    question: str = ""
+    title: str = ""
+    population: str = ""
+    treated_level: Any = None
+    mediator_model: str = "auto"
+    outcome_model: str = "auto"
+    randomized: bool = True
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
+    sha256: str = ""
+
+    def mediate_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for :func:`medbook.mediate` (without the data frame)."""
+        return {
+            "treatment": self.treatment.column,
+            "mediator": self.mediator.column,
+            "outcome": self.outcome.column,
+            "covariates": list(self.covariates),
+            "interaction": self.interaction,
+            "mediator_model": self.mediator_model,
+            "outcome_model": self.outcome_model,
+            "method": self.method,
+            "n_boot": self.n_boot,
+            "ci": self.ci,
+            "cde_at": list(self.cde_at) or None,
+            "seed": self.seed,
+            "conf_level": self.conf_level,
+            "treated_level": self.treated_level,
+        }
+
+
+def load_study(path: Path, data_override: Path | None = None) -> Study:
+    """Read and validate a study YAML file.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The study file.
+    data_override : pathlib.Path, optional
+        Data file to use instead of the config's ``data`` entry (relative to
+        the current directory).
+
+    Returns
+    -------
+    Study
+
+    Raises
+    ------
+    ConfigError
+        If the file is missing, not valid YAML, has unknown keys, or a value has
+        the wrong type or range.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> text = "data: d.csv\\ntreatment: t\\nmediator: m\\noutcome: y\\n"
+    >>> _ = (folder / "s.yml").write_text(text)
+    >>> load_study(folder / "s.yml").mediator
+    Role(column='m', label='m')
+    """
+    path = Path(path)
+    where = path.name
+    try:
+        raw_bytes = path.read_bytes()
+    except FileNotFoundError as err:
+        raise ConfigError(f"study file {str(path)!r} does not exist") from err
+    except IsADirectoryError as err:
+        raise ConfigError(f"study file {str(path)!r} is a directory") from err
+    except OSError as err:
+        raise ConfigError(f"cannot read study file {str(path)!r}: {err.strerror}") from err
+    if len(raw_bytes) > _MAX_CONFIG_BYTES:
+        raise ConfigError(f"study file {where!r} is larger than {_MAX_CONFIG_BYTES // 1024} KiB")
+    try:
+        text = raw_bytes.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"study file {where!r} is not UTF-8 text") from err
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(err, "problem", None) or "invalid YAML"
+        raise ConfigError(f"study file {where!r} is not valid YAML{at}: {problem}") from err
+    if not isinstance(raw, dict):
+        raise ConfigError(f"study file {where!r} must be a mapping of keys to values")
+    keys = [str(k) for k in raw]
+    unknown = [k for k in keys if k not in _KEYS]
+    if unknown:
+        raise ConfigError(
+            f"study file {where!r} has unknown key(s): {', '.join(unknown)} "
+            f"(allowed: {', '.join(_KEYS)})"
+        )
+    missing = [k for k in _REQUIRED if k not in raw or raw[k] is None]
+    if missing and not (missing == ["data"] and data_override is not None):
+        raise ConfigError(f"study file {where!r} is missing required key(s): {', '.join(missing)}")
+
+    if data_override is not None:
+        data = Path(data_override)
+    else:
+        data_entry = _text(raw, "data", where, limit=4096)
+        data = Path(data_entry)
+        if not data.is_absolute():
+            data = path.parent / data
+    roles = {r: _role(raw[r], r, where) for r in ("treatment", "mediator", "outcome")}
+    covariates = _covariates(raw.get("covariates"), where)
+    method = _choice(raw, "method", _METHODS, "bootstrap", where)
+    n_boot = _integer(raw, "n_boot", 1000, where, low=1 if method == "delta" else 50, high=100_000)
+    return Study(
+        path=path,
+        data=data,
+        treatment=roles["treatment"],
+        mediator=roles["mediator"],
+        outcome=roles["outcome"],
+        covariates=covariates,
+        interaction=_boolean(raw, "interaction", False, where),
+        method=method,
+        n_boot=n_boot,
+        seed=_integer(raw, "seed", 1, where, low=0, high=2**63 - 1),
+        cde_at=_numbers(raw.get("cde_at"), "cde_at", where),
+        ci=_choice(raw, "ci", _CIS, "percentile", where),
+        conf_level=_conf_level(raw, where),
+        question=_text(raw, "question", where, default=""),
+        title=_text(raw, "title", where, default=""),
+        population=_text(raw, "population", where, default=""),
+        treated_level=_scalar(raw, "treated_level", where),
+        mediator_model=_choice(raw, "mediator_model", _MODELS, "auto", where),
+        outcome_model=_choice(raw, "outcome_model", _MODELS, "auto", where),
+        randomized=_boolean(raw, "randomized", True, where),
+        raw=raw,
+        sha256=hashlib.sha256(raw_bytes).hexdigest(),
+    )
+
+
+def _type_name(value: Any) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+def _check_text(value: str, key: str, where: str, limit: int) -> str:
+    if "\x00" in value:
+        raise ConfigError(f"study file {where!r}: {key!r} contains a NUL character")
+    if len(value) > limit:
+        raise ConfigError(f"study file {where!r}: {key!r} is longer than {limit} characters")
+    return value
+
+
+def _text(
+    raw: dict[str, Any], key: str, where: str, *, default: str | None = None, limit: int = _MAX_TEXT
+) -> str:
+    value = raw.get(key)
+    if value is None:
+        if default is None:
+            raise ConfigError(f"study file {where!r}: {key!r} is required")
+        return default
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(
+            f"study file {where!r}: {key!r} must be a non-empty string, got {_type_name(value)}"
+        )
+    return _check_text(value.strip(), key, where, limit)
+
+
+def _column_name(value: Any, key: str, where: str) -> str:
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise ConfigError(
+            f"study file {where!r}: {key!r} must be a column name, got {_type_name(value)}"
+        )
+    name = str(value)
+    if not name.strip():
+        raise ConfigError(f"study file {where!r}: {key!r} must not be empty")
+    return _check_text(name, key, where, _MAX_TEXT)
+
+
+def _role(value: Any, key: str, where: str) -> Role:
+    if isinstance(value, dict):
+        extra = [str(k) for k in value if k not in ("column", "label")]
+        if extra:
+            raise ConfigError(
+                f"study file {where!r}: {key!r} has unknown key(s): {', '.join(extra)} "
+                "(allowed: column, label)"
+            )
+        if "column" not in value:
+            raise ConfigError(f"study file {where!r}: {key!r} needs a 'column'")
+        column = _column_name(value["column"], f"{key}.column", where)
+        label = value.get("label")
+        if label is None:
+            return Role(column, column)
+        if not isinstance(label, str) or not label.strip():
+            raise ConfigError(
+                f"study file {where!r}: '{key}.label' must be a non-empty string, "
+                f"got {_type_name(label)}"
+            )
+        return Role(column, _check_text(label.strip(), f"{key}.label", where, _MAX_TEXT))
+    column = _column_name(value, key, where)
+    return Role(column, column)
+
+
+def _covariates(value: Any, where: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list):
+        raise ConfigError(
+            f"study file {where!r}: 'covariates' must be a list of column names, "
+            f"got {_type_name(value)}"
+        )
+    names = tuple(_column_name(v, "covariates", where) for v in value)
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    if duplicated:
+        raise ConfigError(f"study file {where!r}: covariate {duplicated[0]!r} is listed twice")
+    return names
+
+
+def _choice(
+    raw: dict[str, Any], key: str, options: tuple[str, ...], default: str, where: str
+) -> str:
+    value = raw.get(key, default)
+    if value is None:
+        return default
+    if not isinstance(value, str) or value not in options:
+        raise ConfigError(
+            f"study file {where!r}: {key!r} must be one of {', '.join(options)}, got {value!r}"
+        )
+    return value
+
+
+def _integer(
+    raw: dict[str, Any], key: str, default: int, where: str, *, low: int, high: int
+) -> int:
+    value = raw.get(key, default)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(
+            f"study file {where!r}: {key!r} must be an integer, got {_type_name(value)}"
+        )
+    if not low <= value <= high:
+        raise ConfigError(f"study file {where!r}: {key!r} must be between {low} and {high}")
+    return int(value)
+
+
+def _boolean(raw: dict[str, Any], key: str, default: bool, where: str) -> bool:
+    value = raw.get(key, default)
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise ConfigError(
+            f"study file {where!r}: {key!r} must be true or false, got {_type_name(value)}"
+        )
+    return value
+
+
+def _numbers(value: Any, key: str, where: str) -> tuple[float, ...]:
+    if value is None:
+        return ()
+    items = value if isinstance(value, list) else [value]
+    out = []
+    for item in items:
+        if isinstance(item, bool) or not isinstance(item, (int, float)) or not math.isfinite(item):
+            raise ConfigError(
+                f"study file {where!r}: {key!r} must be a number or a list of numbers, "
+                f"got {item!r}"
+            )
+        out.append(float(item))
+    return tuple(out)
+
+
+def _conf_level(raw: dict[str, Any], where: str) -> float:
+    value = raw.get("conf_level", 0.95)
+    if value is None:
+        return 0.95
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.5 <= value < 1:
+        raise ConfigError(
+            f"study file {where!r}: 'conf_level' must be a number in [0.5, 1), got {value!r}"
+        )
+    return float(value)
+
+
+def _scalar(raw: dict[str, Any], key: str, where: str) -> Any:
+    value = raw.get(key)
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    raise ConfigError(
+        f"study file {where!r}: {key!r} must be a single value, got {_type_name(value)}"
+    )
