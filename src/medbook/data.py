@@ -143,7 +143,8 @@ def _treatment(series: pd.Series, column: str, treated_level: Any) -> tuple[np.n
     if len(levels) != 2:
         shown = ", ".join(repr(v) for v in levels[:5])
         raise DataError(
-            f"treatment column {column!r} must have exactly two values, found {len(levels)}: {shown}"
+            f"treatment column {column!r} must have exactly two values, "
+            f"found {len(levels)}: {shown}"
         )
     if treated_level is None:
         try:

@@ -154,6 +154,7 @@ def potential_outcomes(
     sigma_m: np.ndarray,
     covariates: np.ndarray,
     weights: ReplicateWeights,
+    covariate_means: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Weighted covariate averages of ``E[Y(t, M(t'))]`` and of ``E[Y(1,m) - Y(0,m)]``.
 
@@ -169,12 +170,18 @@ def potential_outcomes(
     weights : ReplicateWeights
         Row weights of the covariate average: ``B`` replicates, or one row of
         unit weights shared by all coefficient draws.
+    covariate_means : numpy.ndarray, optional
+        ``(B or 1, k)`` weighted covariate means, if already known (linear models only).
 
     Returns
     -------
     dict
         ``y1m1, y0m0, y1m0, y0m1`` and ``cde(m=<value>)`` entries, each ``(B,)``.
     """
+    if model.mediator_family == "linear" and model.outcome_family == "linear":
+        if covariate_means is None:
+            covariate_means = _weighted_means(covariates, weights)
+        return _linear_potential_outcomes(model, alpha, beta, covariate_means)
     b = alpha.shape[0]
     nodes = np.polynomial.hermite.hermgauss(model.gh_nodes)
     needs_nodes = model.mediator_family == "linear" and model.outcome_family == "logit"
@@ -202,13 +209,45 @@ def potential_outcomes(
     return out
 
 
+def _weighted_means(covariates: np.ndarray, weights: ReplicateWeights) -> np.ndarray:
+    """``(B, k)`` replicate-weighted column means."""
+    k = covariates.shape[1]
+    sums = np.zeros((weights.n_rep, k))
+    total = np.zeros(weights.n_rep)
+    for rows, w in weights.chunks(per_row_values=max(k, 1)):
+        sums += w @ covariates[rows]
+        total += w.sum(axis=1)
+    return sums / total[:, None]
+
+
+def _linear_potential_outcomes(
+    model: EffectModel, alpha: np.ndarray, beta: np.ndarray, means: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Closed form for linear mediator and outcome: everything is linear in the covariates,
+    so averaging over rows equals evaluating at the (replicate-weighted) covariate means."""
+    k = means.shape[1]
+    lin = _Linear(model, alpha, beta, np.zeros((1, k)))
+    med_base = alpha[:, 0] + np.einsum("bk,bk->b", alpha[:, 2 : 2 + k], means)
+    first_cov = 4 if model.interaction else 3
+    out_base = beta[:, 0] + np.einsum("bk,bk->b", beta[:, first_cov : first_cov + k], means)
+    lin.med_base = med_base[:, None]
+    lin.out_base = out_base[:, None]
+    out = {
+        f"y{t}m{tm}": lin.outcome_eta(t, lin.mediator_eta(tm))[:, 0]
+        for t, tm in ((1, 1), (0, 0), (1, 0), (0, 1))
+    }
+    for m in model.cde_at:
+        out[f"cde(m={m:g})"] = (lin.outcome_eta(1, m) - lin.outcome_eta(0, m))[:, 0]
+    return out
+
+
 def estimand_keys(cde_at: tuple[float, ...]) -> list[str]:
     """Estimand keys in reporting order."""
     return ["te", "nde0", "nde1", "nie0", "nie1", "pm", *(f"cde(m={m:g})" for m in cde_at)]
 
 
 def estimands(po: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Total, natural direct/indirect effects, proportion mediated and CDEs from potential outcomes."""
+    """Total, natural direct/indirect, proportion mediated and CDEs from ``E[Y(t, M(t'))]``."""
     te = po["y1m1"] - po["y0m0"]
     nie1 = po["y1m1"] - po["y1m0"]
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -10,6 +10,8 @@ coefficients are transformed back.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -20,7 +22,17 @@ from scipy import special, stats
 from .errors import FitError
 from .weights import ReplicateWeights
 
-__all__ = ["Family", "ModelFit", "fit_glm", "fit_linear", "fit_model"]
+__all__ = [
+    "Family",
+    "ModelFit",
+    "Moments",
+    "fit_glm",
+    "fit_linear",
+    "fit_model",
+    "linear_from_moments",
+    "moments",
+    "naming_errors",
+]
 
 Family = Literal["linear", "logit", "probit"]
 
@@ -28,6 +40,9 @@ _ETA_SEPARATION = 36.0  # |eta| beyond which a probability is numerically 0 or 1
 _ETA_CLIP = 50.0
 _MAX_ITER = 60
 _TOL = 1e-11
+# Newton's method (logit) converges quadratically: after a step of size s the
+# remaining error is O(s^2), so a step below 1e-6 leaves an error near 1e-12.
+_TOL_NEWTON = 1e-6
 
 
 @dataclass(frozen=True)
@@ -153,6 +168,93 @@ def _point_cov(gram_inv: np.ndarray, a: np.ndarray) -> np.ndarray:
     return a @ gram_inv @ a.T
 
 
+@dataclass(frozen=True)
+class Moments:
+    """Weighted cross-products of standardised columns, one ``(q, q)`` matrix per replicate.
+
+    Linear models on any subset of the columns follow from these sufficient
+    statistics without another pass over the rows. For the point fit (``B = 1``)
+    the standardised rows are kept so residuals can be computed exactly.
+    """
+
+    gram: np.ndarray
+    total: np.ndarray
+    shift: np.ndarray
+    scale: np.ndarray
+    const: int | None
+    rows: np.ndarray | None = None
+
+    def means(self, cols: list[int]) -> np.ndarray:
+        """``(B, len(cols))`` weighted means of the raw columns (needs a constant column)."""
+        assert self.const is not None
+        standardised = self.gram[:, self.const, cols] / self.total[:, None]
+        return self.shift[cols] + self.scale[cols] * standardised
+
+
+def moments(z: np.ndarray, weights: ReplicateWeights) -> Moments:
+    """Accumulate the weighted Gram matrix of ``z`` over row chunks for every replicate.
+
+    Only the upper triangle is computed (one matrix product per chunk).
+    """
+    const = _const_index(z)
+    zs, shift, scale = _standardise(z, const)
+    q = z.shape[1]
+    iu, ju = np.triu_indices(q)
+    b = weights.n_rep
+    acc = np.zeros((b, iu.size))
+    total = np.zeros(b)
+    for rows, w in weights.chunks(per_row_values=iu.size):
+        zc = zs[rows]
+        acc += w @ (zc[:, iu] * zc[:, ju])
+        total += w.sum(axis=1)
+    gram = np.empty((b, q, q))
+    gram[:, iu, ju] = acc
+    gram[:, ju, iu] = acc
+    return Moments(
+        gram=gram, total=total, shift=shift, scale=scale, const=const, rows=zs if b == 1 else None
+    )
+
+
+def linear_from_moments(
+    mom: Moments, x_cols: list[int], y_col: int, names: tuple[str, ...]
+) -> ModelFit:
+    """Weighted least squares of column ``y_col`` on columns ``x_cols`` from :func:`moments`."""
+    g = mom.gram
+    b = g.shape[0]
+    p = len(x_cols)
+    gxx = g[:, x_cols][:, :, x_cols]
+    gxy = g[:, x_cols, y_col]
+    if b == 1:
+        _check_rank(gxx[0], names)
+    beta_s, ok = _solve(gxx, gxy)
+    if mom.rows is not None:
+        resid = mom.rows[:, y_col] - mom.rows[:, x_cols] @ beta_s[0]
+        ssr = np.array([resid @ resid])
+    else:
+        ssr = np.clip(g[:, y_col, y_col] - np.einsum("bp,bp->b", beta_s, gxy), 0.0, None)
+    df = mom.total - p
+    sigma = mom.scale[y_col] * np.sqrt(np.where(df > 0, ssr / np.maximum(df, 1e-300), np.nan))
+    ok &= np.isfinite(beta_s).all(axis=1) & (df > 0) & _well_conditioned(gxx)
+    const = x_cols.index(mom.const) if mom.const in x_cols else None
+    a = _back_transform(mom.shift[x_cols], mom.scale[x_cols], const)
+    coef = mom.scale[y_col] * beta_s @ a.T
+    if const is not None:
+        coef[:, const] += mom.shift[y_col]
+    cov = None
+    if b == 1:
+        cov = _point_cov(np.linalg.inv(gxx[0]) * sigma[0] ** 2, a)
+    return ModelFit(
+        family="linear",
+        names=names,
+        coef=coef,
+        sigma=sigma,
+        converged=ok,
+        separated=np.zeros(b, dtype=bool),
+        cov=cov,
+        df_resid=float(df[0]),
+    )
+
+
 def fit_linear(
     x: np.ndarray,
     y: np.ndarray,
@@ -177,45 +279,9 @@ def fit_linear(
     ModelFit
         With ``cov`` (non-robust, as statsmodels ``OLS``) when ``B = 1``.
     """
-    const = _const_index(x)
-    xs, shift, scale = _standardise(x, const)
     p = x.shape[1]
-    b = weights.n_rep
-    gram = np.zeros((b, p * p))
-    xty = np.zeros((b, p))
-    total = np.zeros(b)
-    for rows, w in weights.chunks(per_row_values=p):
-        xc = xs[rows]
-        gram += w @ _outer_rows(xc)
-        xty += w @ (xc * y[rows, None])
-        total += w.sum(axis=1)
-    gram = gram.reshape(b, p, p)
-    if b == 1:
-        _check_rank(gram[0], names)
-    beta_s, ok = _solve(gram, xty)
-    ssr = np.zeros(b)
-    for rows, w in weights.chunks(per_row_values=1):
-        resid = y[rows] - beta_s @ xs[rows].T
-        ssr += np.einsum("bn,bn->b", w, resid * resid)
-    df = total - p
-    sigma = np.sqrt(np.where(df > 0, ssr / np.maximum(df, 1e-300), np.nan))
-    ok &= np.isfinite(beta_s).all(axis=1) & (df > 0)
-    ok &= _well_conditioned(gram)
-    a = _back_transform(shift, scale, const)
-    coef = beta_s @ a.T
-    cov = None
-    if b == 1:
-        cov = _point_cov(np.linalg.inv(gram[0]) * sigma[0] ** 2, a)
-    return ModelFit(
-        family="linear",
-        names=names,
-        coef=coef,
-        sigma=sigma,
-        converged=ok,
-        separated=np.zeros(b, dtype=bool),
-        cov=cov,
-        df_resid=float(df[0]),
-    )
+    mom = moments(np.column_stack([x, y]), weights)
+    return linear_from_moments(mom, list(range(p)), p, names)
 
 
 def _well_conditioned(gram: np.ndarray) -> np.ndarray:
@@ -295,21 +361,19 @@ def fit_glm(
     converged = np.zeros(b, dtype=bool)
     active = np.ones(b, dtype=bool)
     gram0 = None
-    separated = np.zeros(b, dtype=bool)
+    tol = _TOL_NEWTON if family == "logit" else _TOL
     for iteration in range(max_iter):
         info = np.zeros((b, p * p))
         score = np.zeros((b, p))
-        separated[:] = False
         for rows, w in weights.chunks(per_row_values=p):
             xc = xs[rows]
-            eta = np.clip(beta @ xc.T, -_ETA_CLIP, _ETA_CLIP)
-            yc = y[rows]
-            s, i = _score_info(family, eta, yc)
+            eta = beta @ xc.T
+            if family != "logit":  # expit is stable; the probit weights need bounded eta
+                np.clip(eta, -_ETA_CLIP, _ETA_CLIP, out=eta)
+            s, i = _score_info(family, eta, y[rows])
             score += (w * s) @ xc
             outer = _outer_rows(xc)
             info += (w * i) @ outer
-            # Fitted probabilities numerically 0 or 1 on a used row signal separation.
-            separated |= np.any((w > 0) & ((2.0 * yc - 1.0) * eta > _ETA_SEPARATION), axis=1)
             if iteration == 0 and b == 1:
                 gram0 = (gram0 if gram0 is not None else 0) + w @ outer
         if iteration == 0 and b == 1:
@@ -318,11 +382,16 @@ def fit_glm(
         step = np.where(active[:, None] & solved[:, None], step, 0.0)
         beta = beta + step
         size = np.max(np.abs(step), axis=1) / (1.0 + np.max(np.abs(beta), axis=1))
-        newly = active & solved & (size < _TOL)
+        newly = active & solved & (size < tol)
         converged |= newly
         active &= ~newly & solved
         if not active.any():
             break
+    separated = np.zeros(b, dtype=bool)
+    for rows, w in weights.chunks(per_row_values=1):
+        fitted = (2.0 * y[rows] - 1.0) * (beta @ xs[rows].T)
+        # Fitted probabilities numerically 0 or 1 on a used row signal separation.
+        separated |= np.any((w > 0) & (fitted > _ETA_SEPARATION), axis=1)
     a = _back_transform(shift, scale, const)
     coef = beta @ a.T
     cov = None
@@ -373,9 +442,16 @@ def fit_model(
 
     ``start`` warm-starts the iterative fits (ignored for linear models).
     """
-    try:
+    with naming_errors(family, response):
         if family == "linear":
             return fit_linear(x, y, weights, names)
         return fit_glm(x, y, weights, names, family=family, start=start)
+
+
+@contextmanager
+def naming_errors(family: Family, response: str) -> Iterator[None]:
+    """Prefix any :class:`FitError` raised inside with the model and its response column."""
+    try:
+        yield
     except FitError as err:
         raise FitError(f"{family} model for {response!r}: {err}") from None

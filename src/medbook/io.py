@@ -15,6 +15,7 @@ import csv
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .errors import DataError
@@ -121,6 +122,14 @@ def read_table(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> pd.DataFram
         message = " ".join(str(err).split())
         raise DataError(f"cannot parse data file {name!r}: {message}") from err
     frame.columns = header
+    return _plain_dtypes(frame)
+
+
+def _plain_dtypes(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text columns as numpy ``object`` arrays (NaN for missing), as older pandas returns them."""
+    for column in frame.columns:
+        if isinstance(frame[column].dtype, pd.StringDtype):
+            frame[column] = frame[column].astype(object).where(frame[column].notna(), np.nan)
     return frame
 
 
@@ -307,4 +316,4 @@ def _read_parquet(path: Path) -> pd.DataFrame:
     frame = table.to_pandas(ignore_metadata=True, types_mapper=None)
     frame.columns = [str(c) for c in frame.columns]
     frame.index = pd.RangeIndex(len(frame))
-    return frame
+    return _plain_dtypes(frame)

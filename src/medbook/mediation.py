@@ -20,7 +20,7 @@ from .effects import (
     quadrature_error,
 )
 from .errors import ConfigError, FitError
-from .fit import Family, ModelFit, fit_model
+from .fit import Family, ModelFit, fit_model, linear_from_moments, moments, naming_errors
 from .inference import (
     bca_interval,
     delta_method,
@@ -55,7 +55,9 @@ def _family(choice: str, kind: str, role: str, column: str) -> Family:
     if choice == "auto":
         return "logit" if kind == "binary" else "linear"
     if choice in ("logit", "probit") and kind != "binary":
-        raise ConfigError(f"{role} model {choice!r} needs a 0/1 column, but {column!r} is not binary")
+        raise ConfigError(
+            f"{role} model {choice!r} needs a 0/1 column, but {column!r} is not binary"
+        )
     return choice  # type: ignore[return-value]
 
 
@@ -173,22 +175,38 @@ def mediate(
     xm, m_names = mediator_design(study)
     xy, y_names = outcome_design(study, bool(interaction))
 
+    p_y = xy.shape[1]
+    cov_cols = list(range(p_y - study.covariates.shape[1], p_y))
+    both_linear = m_family == y_family == "linear"
+    z = np.column_stack([xy, study.outcome]) if both_linear else None
+
     def fit_both(
         weights: ReplicateWeights, start: tuple[ModelFit, ModelFit] | None = None
-    ) -> tuple[ModelFit, ModelFit]:
+    ) -> tuple[ModelFit, ModelFit, np.ndarray | None]:
+        """Both models (and, when linear, the covariate means) for these weights."""
+        if both_linear:
+            # One pass over the rows: both linear models follow from the same moments.
+            mom = moments(z, weights)
+            with naming_errors("linear", mediator):
+                med = linear_from_moments(mom, [0, 1, *cov_cols], 2, m_names)
+            with naming_errors("linear", outcome):
+                out = linear_from_moments(mom, list(range(p_y)), p_y, y_names)
+            return med, out, mom.means(cov_cols)
         m0, y0 = (start[0].coef[0], start[1].coef[0]) if start else (None, None)
         med = fit_model(m_family, xm, study.mediator, weights, m_names, mediator, m0)
         out = fit_model(y_family, xy, study.outcome, weights, y_names, outcome, y0)
-        return med, out
+        return med, out, None
 
     unit = ReplicateWeights(study.n)
-    med_fit, out_fit = fit_both(unit)
+    med_fit, out_fit, unit_means = fit_both(unit)
 
-    def evaluate(alpha, beta, sigma, weights) -> dict[str, np.ndarray]:
-        return estimands(potential_outcomes(model, alpha, beta, sigma, study.covariates, weights))
+    def evaluate(alpha, beta, sigma, weights, means=None) -> dict[str, np.ndarray]:
+        return estimands(
+            potential_outcomes(model, alpha, beta, sigma, study.covariates, weights, means)
+        )
 
     po_point = potential_outcomes(
-        model, med_fit.coef, out_fit.coef, med_fit.sigma, study.covariates, unit
+        model, med_fit.coef, out_fit.coef, med_fit.sigma, study.covariates, unit, unit_means
     )
     point = {k: float(v[0]) for k, v in estimands(po_point).items()}
     keys = estimand_keys(cde_values)
@@ -214,7 +232,9 @@ def mediate(
             cov[-1, -1] = med_fit.sigma[0] ** 2 / (2.0 * med_fit.df_resid)
 
         def func(batch: np.ndarray) -> dict[str, np.ndarray]:
-            return evaluate(batch[:, :p_m], batch[:, p_m : p_m + p_y], batch[:, -1], unit)
+            return evaluate(
+                batch[:, :p_m], batch[:, p_m : p_m + p_y], batch[:, -1], unit, unit_means
+            )
 
         ses = delta_method(func, theta, cov)
         z = stats.norm.ppf(0.5 + conf_level / 2.0)
@@ -232,16 +252,16 @@ def mediate(
     else:
         if method == "bootstrap":
             weights = ReplicateWeights(study.n, int(n_boot), bootstrap_weights, seed)
-            med_b, out_b = fit_both(weights, start=(med_fit, out_fit))
+            med_b, out_b, means = fit_both(weights, start=(med_fit, out_fit))
             ok = med_b.ok & out_b.ok
-            draws = evaluate(med_b.coef, out_b.coef, med_b.sigma, weights)
+            draws = evaluate(med_b.coef, out_b.coef, med_b.sigma, weights, means)
             details["bootstrap_weights"] = bootstrap_weights
         else:
             rng = np.random.default_rng(seed)
             alpha, sigma = quasi_bayes_draws(med_fit, int(n_boot), rng)
             beta, _ = quasi_bayes_draws(out_fit, int(n_boot), rng)
             ok = np.ones(int(n_boot), dtype=bool)
-            draws = evaluate(alpha, beta, sigma, unit)
+            draws = evaluate(alpha, beta, sigma, unit, unit_means)
         n_failed = int((~ok).sum())
         n_reps = int(ok.sum())
         if n_reps < 2 or n_failed > _FAILED_SHARE_LIMIT * ok.size:
@@ -315,7 +335,7 @@ def _bca_acceleration(study, fit_both, evaluate, seed, keys) -> dict[str, float]
     """Jackknife acceleration per estimand (grouped jackknife for large ``n``)."""
     groups = min(study.n, _JACKKNIFE_MAX_GROUPS)
     jack_w = ReplicateWeights(study.n, groups, "jackknife", seed)
-    med_j, out_j = fit_both(jack_w)
-    jack = evaluate(med_j.coef, out_j.coef, med_j.sigma, jack_w)
+    med_j, out_j, means = fit_both(jack_w)
+    jack = evaluate(med_j.coef, out_j.coef, med_j.sigma, jack_w, means)
     ok = med_j.ok & out_j.ok
     return {k: jackknife_acceleration(jack[k][ok & np.isfinite(jack[k])]) for k in keys}

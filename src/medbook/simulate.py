@@ -302,7 +302,7 @@ def simulate_linear(seed: int = 123, n: int = 6000) -> pd.DataFrame:
 
 
 def simulate_binary(seed: int = 321, n: int = 10000) -> pd.DataFrame:
-    """The notebook's funnel: binary activation and renewal with a T x M interaction (Simulation 2)."""
+    """The notebook's funnel: binary activation and renewal, T x M interaction (Simulation 2)."""
     return simulate("binary", seed, n)
 
 
@@ -315,7 +315,7 @@ def simulate_unmeasured(u_strength: float, seed: int = 555, n: int = 7000) -> pd
 
 
 def simulate_interaction(seed: int = 7, n: int = 5000, interaction: float = 0.5) -> pd.DataFrame:
-    """Continuous mediator and outcome with a treatment-mediator interaction of size ``interaction``."""
+    """Continuous mediator and outcome with a treatment-mediator interaction ``interaction``."""
     return simulate("interaction", seed, n, interaction=interaction)
 
 

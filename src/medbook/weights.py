@@ -111,8 +111,11 @@ class ReplicateWeights:
         assert self._totals is not None
         counts = self._totals[:, b]
         draws = rng.integers(0, size, size=int(counts.sum()))
-        owner = np.repeat(np.arange(self.n_rep), counts)
-        flat = np.bincount(owner * size + draws, minlength=self.n_rep * size)
+        if np.all(counts == size):  # one block holds all rows: every replicate draws n
+            draws = draws.reshape(self.n_rep, size) + (np.arange(self.n_rep) * size)[:, None]
+        else:
+            draws += np.repeat(np.arange(self.n_rep) * size, counts)
+        flat = np.bincount(draws.ravel(), minlength=self.n_rep * size)
         return flat.reshape(self.n_rep, size).astype(float)
 
     def chunk_rows(self, per_row_values: int = 1) -> int:

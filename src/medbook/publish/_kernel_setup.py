@@ -1,0 +1,106 @@
+"""Run in every chapter's kernel before its first cell (hidden; never published).
+
+Makes outputs deterministic and convertible: matplotlib figures as both SVG (web)
+and PNG (PDF), DataFrames as pandoc pipe tables (``text/markdown``), and helpers
+for inline expressions and ``warning: false`` cells.
+"""
+
+import warnings as _medbook_warnings
+
+import matplotlib as _medbook_mpl
+from IPython import get_ipython as _medbook_get_ipython
+from IPython.display import display as _medbook_display
+
+_medbook_mpl.use("module://matplotlib_inline.backend_inline")
+_medbook_mpl.rcParams["svg.hashsalt"] = "medbook"
+_medbook_mpl.rcParams["svg.fonttype"] = "path"
+_medbook_ip = _medbook_get_ipython()
+_medbook_ip.run_line_magic("config", "InlineBackend.figure_formats = ['svg', 'png']")
+_medbook_ip.run_line_magic(
+    "config", "InlineBackend.print_figure_kwargs = {'bbox_inches': 'tight', 'dpi': 144}"
+)
+_medbook_ip.run_line_magic("config", "InlineBackend.close_figures = True")
+
+
+def _medbook_escape(text):
+    from medbook.convert import escape_markdown
+
+    return escape_markdown(text)
+
+
+def _medbook_frame_markdown(frame):
+    """A DataFrame as a pandoc pipe table (index shown unless it is the default range)."""
+    import pandas as pd
+    from pandas.io.formats.format import format_array
+
+    max_rows = pd.get_option("display.max_rows") or len(frame)
+    if len(frame) > max_rows:
+        half = max(max_rows // 2, 1)
+        shown = pd.concat([frame.head(half), frame.tail(half)])
+    else:
+        half, shown = None, frame
+    show_index = not (
+        isinstance(shown.index, pd.RangeIndex) and shown.index.name is None
+    ) or half is not None
+
+    def header(key):
+        return " / ".join(map(str, key)) if isinstance(key, tuple) else str(key)
+
+    columns = []
+    if show_index:
+        index_name = header(frame.index.name) if frame.index.name is not None else ""
+        columns.append((index_name, [header(k) for k in shown.index], "left"))
+    for position, name in enumerate(shown.columns):
+        values = shown.iloc[:, position]
+        numeric = pd.api.types.is_numeric_dtype(values.dtype)
+        try:
+            cells = [c.strip() for c in format_array(values.to_numpy(), None)]
+        except (TypeError, ValueError):
+            cells = [str(v) for v in values]
+        columns.append((header(name), cells, "right" if numeric else "left"))
+    rows = list(zip(*(cells for _, cells, _ in columns), strict=True))
+    if half is not None:
+        rows.insert(half, tuple("…" for _ in columns))
+    align = {"left": ":---", "right": "---:"}
+    lines = [
+        "| " + " | ".join(_medbook_escape(name) or " " for name, _, _ in columns) + " |",
+        "|" + "|".join(align[a] for _, _, a in columns) + "|",
+    ]
+    lines += ["| " + " | ".join(_medbook_escape(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+for _medbook_module in ("pandas", "pandas.core.frame"):
+    _medbook_ip.display_formatter.formatters["text/markdown"].for_type_by_name(
+        _medbook_module, "DataFrame", _medbook_frame_markdown
+    )
+
+
+def _medbook_inline(*values):
+    """Display inline-expression values: Markdown objects as Markdown, others as text."""
+    out = []
+    for value in values:
+        if hasattr(value, "_repr_markdown_"):
+            markdown = value._repr_markdown_()
+            if isinstance(markdown, tuple):
+                markdown = markdown[0]
+            out.append({"markdown": True, "text": str(markdown)})
+        else:
+            out.append({"markdown": False, "text": str(value)})
+    _medbook_display({"application/vnd.medbook.inline+json": {"values": out}}, raw=True)
+
+
+_medbook_quiet_stack = []
+
+
+def _medbook_quiet():
+    """Silence warnings until :func:`_medbook_loud` (for ``warning: false`` cells)."""
+    context = _medbook_warnings.catch_warnings()
+    context.__enter__()
+    _medbook_warnings.simplefilter("ignore")
+    _medbook_quiet_stack.append(context)
+
+
+def _medbook_loud():
+    """Restore the warning filters saved by :func:`_medbook_quiet`."""
+    _medbook_quiet_stack.pop().__exit__(None, None, None)
