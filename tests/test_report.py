@@ -62,7 +62,9 @@ def test_negative_indirect_effect_sentence_uses_magnitude():
 
 def test_inconclusive_sentence_says_what_the_data_do_not_show():
     text = effect_sentence("indirect", NULL, "difference", 0.95, **ROLES)
-    assert text.startswith("The data do not show a clear indirect effect through Activation")
+    assert text.startswith(
+        "The data do not show a clear indirect effect of Call on Renewal through Activation"
+    )
     assert "+0.020" in text and "includes zero" in text
     direct = effect_sentence("direct", NULL, "risk difference", 0.95, **ROLES)
     assert "clear direct effect" in direct and "+2.0 pp" in direct
@@ -223,7 +225,7 @@ def test_null_result_is_reported_honestly():
     study = _study({"treatment": ("t", "T"), "mediator": ("m", "M"), "outcome": ("y", "Y")})
     ctx = build_context(res, study, SensitivitySummary(True, rho_zero=0.01))
     memo = render_memo_markdown(ctx)
-    assert "The data do not show a clear indirect effect through M" in memo
+    assert "The data do not show a clear indirect effect of T on Y through M" in memo
     assert "Recommendation (none)" in memo
     assert ctx["pm_stable"] is False
     assert "unstable" in memo

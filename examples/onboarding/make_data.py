@@ -41,11 +41,11 @@ def _covariates(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
 ONBOARDING = Process(
     covariates=_covariates,
     mediator_mean=lambda t, c: expit(
-        -0.7 + 0.9 * t + 0.55 * c["prior_usage"] + 0.25 * c["pro"] + 0.5 * c["enterprise"]
+        -0.7 + 0.6 * t + 0.55 * c["prior_usage"] + 0.25 * c["pro"] + 0.5 * c["enterprise"]
         + 0.01 * c["tenure_months"]
     ),
     outcome_mean=lambda t, m, c: expit(
-        -1.1 + 0.2 * t + 0.85 * m + 0.35 * t * m + 0.3 * c["prior_usage"] + 0.2 * c["pro"]
+        -1.1 + 0.25 * t + 0.5 * m + 0.3 * t * m + 0.3 * c["prior_usage"] + 0.2 * c["pro"]
         + 0.45 * c["enterprise"] + 0.015 * c["tenure_months"]
     ),
     binary_mediator=True,

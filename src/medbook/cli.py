@@ -34,7 +34,7 @@ def _cmd_memo(args: argparse.Namespace) -> int:
     from .memo import build_memo
 
     formats = [f.strip() for f in args.to.split(",") if f.strip()]
-    build_memo(
+    out = build_memo(
         Path(args.study),
         data_path=Path(args.data) if args.data else None,
         out_dir=Path(args.out),
@@ -42,6 +42,8 @@ def _cmd_memo(args: argparse.Namespace) -> int:
         drop_missing=args.drop_missing,
         progress=not args.quiet,
     )
+    if not args.quiet:
+        print(f"medbook: wrote {out}", file=sys.stderr)
     return 0
 
 

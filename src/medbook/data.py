@@ -108,21 +108,20 @@ def _closest(name: str, options: Sequence[str]) -> str | None:
 
 
 def _missing_mask(series: pd.Series) -> np.ndarray:
-    values = series.to_numpy()
-    mask = pd.isna(series).to_numpy().copy()
-    if series.dtype == object:
-        blank = np.array([isinstance(v, str) and not v.strip() for v in values], dtype=bool)
-        mask |= blank
-    elif np.issubdtype(series.dtype, np.floating):
+    """Missing, blank (whitespace-only text) or non-finite cells."""
+    mask = np.asarray(pd.isna(series), dtype=bool).copy()
+    if pd.api.types.is_object_dtype(series) or pd.api.types.is_string_dtype(series):
+        text = series.astype("string").str.strip()
+        mask |= np.asarray(text.eq("").fillna(False), dtype=bool)
+    elif pd.api.types.is_float_dtype(series):
+        values = series.to_numpy(dtype=float, na_value=np.nan)
         mask |= ~np.isfinite(values)
     return mask
 
 
 def _numeric(series: pd.Series, column: str, role: str) -> np.ndarray:
-    if pd.api.types.is_bool_dtype(series):
-        return series.to_numpy(dtype=float)
-    if pd.api.types.is_numeric_dtype(series):
-        return series.to_numpy(dtype=float)
+    if pd.api.types.is_bool_dtype(series) or pd.api.types.is_numeric_dtype(series):
+        return _finite(series.to_numpy(dtype=float, na_value=np.nan), column, role)
     converted = pd.to_numeric(series, errors="coerce")
     bad = converted.isna().to_numpy()
     if bad.any():
@@ -131,7 +130,14 @@ def _numeric(series: pd.Series, column: str, role: str) -> np.ndarray:
             f"{role} column {column!r} holds non-numeric value {str(first)[:40]!r} "
             f"({_row_list(bad)})"
         )
-    return converted.to_numpy(dtype=float)
+    return _finite(converted.to_numpy(dtype=float), column, role)
+
+
+def _finite(values: np.ndarray, column: str, role: str) -> np.ndarray:
+    bad = ~np.isfinite(values)
+    if bad.any():
+        raise DataError(f"{role} column {column!r} holds non-finite values ({_row_list(bad)})")
+    return values
 
 
 def _kind(values: np.ndarray) -> VariableKind:
@@ -177,6 +183,8 @@ def _encode_covariate(series: pd.Series, column: str) -> tuple[np.ndarray, list[
     if not isinstance(series.dtype, pd.CategoricalDtype) and not pd.api.types.is_bool_dtype(series):
         parsed = pd.to_numeric(series, errors="coerce")
         bad = parsed.isna().to_numpy()
+        if not bad.any():  # numbers stored as text
+            return _finite(parsed.to_numpy(dtype=float), column, "covariate")[:, None], [column]
         if bad.mean() < 0.1:
             first = series.to_numpy()[bad][0]
             raise DataError(

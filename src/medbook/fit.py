@@ -36,13 +36,12 @@ __all__ = [
 
 Family = Literal["linear", "logit", "probit"]
 
-_ETA_SEPARATION = 36.0  # |eta| beyond which a probability is numerically 0 or 1
-_ETA_CLIP = 50.0
+# |eta| beyond which a fitted probability is numerically 0 or 1 (about 2e-16 away).
+_ETA_SEPARATION = {"logit": 36.0, "probit": 8.2}
 _MAX_ITER = 60
-_TOL = 1e-11
-# Newton's method (logit) converges quadratically: after a step of size s the
-# remaining error is O(s^2), so a step below 1e-6 leaves an error near 1e-12.
-_TOL_NEWTON = 1e-6
+# Newton's method converges quadratically: after a step of size s the remaining
+# error is O(s^2), so a step below 1e-6 leaves an error near 1e-12.
+_TOL = 1e-6
 
 
 @dataclass(frozen=True)
@@ -296,32 +295,22 @@ def _const_index(x: np.ndarray) -> int | None:
     return int(hits[0]) if hits.size else None
 
 
-def _link(family: Family, eta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and d(mean)/d(eta)."""
-    if family == "logit":
-        mu = special.expit(eta)
-        return mu, mu * (1.0 - mu)
-    return special.ndtr(eta), np.exp(-0.5 * eta * eta) / np.sqrt(2 * np.pi)
-
-
 def _score_info(
     family: Family, eta: np.ndarray, y: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per-row score factor and expected information factor (Fisher scoring)."""
+    """Per-row score and observed-information factors of the log-likelihood.
+
+    Both links give a concave log-likelihood, so Newton's method applies. The
+    probit factors use the Mills ratio in log space, accurate where ``Phi(eta)``
+    rounds to 0 or 1 (the same formulas as statsmodels' ``Probit.hessian``).
+    """
     if family == "logit":
         mu = special.expit(eta)
         return y - mu, mu * (1.0 - mu)
-    mu, dmu = _link(family, eta)
-    var = np.clip(mu * (1.0 - mu), 1e-300, None)
-    return (y - mu) * dmu / var, dmu * dmu / var
-
-
-def _probit_observed_info(eta: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Negative second derivative of the probit log-likelihood per row (as statsmodels)."""
     q = 2.0 * y - 1.0
-    qe = q * eta
-    ratio = np.exp(stats.norm.logpdf(qe) - special.log_ndtr(qe))
-    return ratio * (ratio + qe)
+    z = q * eta
+    mills = np.exp(-0.5 * z * z - 0.5 * np.log(2 * np.pi) - special.log_ndtr(z))
+    return q * mills, mills * (mills + z)
 
 
 def fit_glm(
@@ -333,7 +322,7 @@ def fit_glm(
     max_iter: int = _MAX_ITER,
     start: np.ndarray | None = None,
 ) -> ModelFit:
-    """Weighted logistic or probit regression by batched Fisher scoring.
+    """Weighted logistic or probit regression by batched Newton iterations.
 
     Parameters
     ----------
@@ -348,8 +337,10 @@ def fit_glm(
     Returns
     -------
     ModelFit
-        ``separated`` flags replicates with fitted probabilities numerically 0
-        or 1; ``cov`` is the inverse observed information at ``B = 1``.
+        ``separated`` flags replicates that did not converge while some fitted
+        probabilities are numerically 0 or 1 -- the signature of (quasi-)complete
+        separation, under which the coefficients diverge. ``cov`` is the inverse
+        observed information at ``B = 1``.
     """
     const = _const_index(x)
     xs, shift, scale = _standardise(x, const)
@@ -361,16 +352,12 @@ def fit_glm(
     converged = np.zeros(b, dtype=bool)
     active = np.ones(b, dtype=bool)
     gram0 = None
-    tol = _TOL_NEWTON if family == "logit" else _TOL
     for iteration in range(max_iter):
         info = np.zeros((b, p * p))
         score = np.zeros((b, p))
         for rows, w in weights.chunks(per_row_values=p):
             xc = xs[rows]
-            eta = beta @ xc.T
-            if family != "logit":  # expit is stable; the probit weights need bounded eta
-                np.clip(eta, -_ETA_CLIP, _ETA_CLIP, out=eta)
-            s, i = _score_info(family, eta, y[rows])
+            s, i = _score_info(family, beta @ xc.T, y[rows])
             score += (w * s) @ xc
             outer = _outer_rows(xc)
             info += (w * i) @ outer
@@ -382,23 +369,30 @@ def fit_glm(
         step = np.where(active[:, None] & solved[:, None], step, 0.0)
         beta = beta + step
         size = np.max(np.abs(step), axis=1) / (1.0 + np.max(np.abs(beta), axis=1))
-        newly = active & solved & (size < tol)
+        newly = active & solved & (size < _TOL)
         converged |= newly
         active &= ~newly & solved
         if not active.any():
             break
-    separated = np.zeros(b, dtype=bool)
+    extreme = np.zeros(b, dtype=bool)
     for rows, w in weights.chunks(per_row_values=1):
         fitted = (2.0 * y[rows] - 1.0) * (beta @ xs[rows].T)
-        # Fitted probabilities numerically 0 or 1 on a used row signal separation.
-        separated |= np.any((w > 0) & (fitted > _ETA_SEPARATION), axis=1)
+        extreme |= np.any((w > 0) & (fitted > _ETA_SEPARATION[family]), axis=1)
+    # Newton steps stay O(1) while coefficients diverge, so a separated fit never
+    # converges; fitted probabilities at 0 or 1 tell separation from slow convergence.
+    separated = ~converged & extreme
     a = _back_transform(shift, scale, const)
     coef = beta @ a.T
     cov = None
     if b == 1:
-        if not converged[0] or separated[0]:
-            reason = "perfect or quasi-perfect separation" if separated[0] else "no convergence"
-            raise FitError(f"fit failed: {reason}")
+        if separated[0]:
+            raise FitError(
+                "perfect or quasi-perfect separation: some fitted probabilities are 0 or 1 "
+                "and the coefficients diverge (a covariate or the treatment predicts the "
+                "response exactly)"
+            )
+        if not converged[0]:
+            raise FitError(f"no convergence after {max_iter} iterations")
         cov = _point_cov(np.linalg.inv(_observed_info(family, xs, y, beta, weights)), a)
     return ModelFit(
         family=family,
@@ -415,16 +409,12 @@ def fit_glm(
 def _observed_info(
     family: Family, xs: np.ndarray, y: np.ndarray, beta: np.ndarray, weights: ReplicateWeights
 ) -> np.ndarray:
+    """Observed information of the point fit, ``X' diag(w h) X``."""
     p = xs.shape[1]
     info = np.zeros(p * p)
     for rows, w in weights.chunks(per_row_values=p):
         xc = xs[rows]
-        eta = xc @ beta[0]
-        if family == "logit":
-            mu = special.expit(eta)
-            factor = mu * (1 - mu)
-        else:
-            factor = _probit_observed_info(eta, y[rows])
+        _, factor = _score_info(family, xc @ beta[0], y[rows])
         info += (w[0] * factor) @ _outer_rows(xc)
     return info.reshape(p, p)
 

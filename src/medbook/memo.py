@@ -112,6 +112,7 @@ def build_memo(
     try:
         out_dir.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.medbook-", dir=out_dir.parent))
+        tmp.chmod(0o777 & ~_umask())
     except OSError as err:
         _remove_dirs(created)
         bar.close()
@@ -230,35 +231,44 @@ def _figures(
     res: MediationResult, study: Study, curve: Any, folder: Path
 ) -> dict[str, str]:
     """Write the DAG and the plots as SVG + PNG; return key -> path stem (relative)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib as mpl
+    import pandas as pd
 
     from . import dags, plots
 
     (folder / "figures").mkdir()
     written: dict[str, str] = {}
-    labels = {r: getattr(study, r).label for r in ("treatment", "mediator", "outcome")}
+    roles = [getattr(study, r) for r in ("treatment", "mediator", "outcome")]
     graph = dags.study_dag(
-        treatment=labels["treatment"], mediator=labels["mediator"], outcome=labels["outcome"],
+        *(role.column for role in roles),
         covariates=list(study.covariates),
+        labels={role.column: role.label for role in roles},
+        unmeasured="Unmeasured mediator-outcome confounder",
     )
-    dags.save(graph, folder / _FIGURE_FILES["dag"])
+    stem = folder / _FIGURE_FILES["dag"]
+    dags.render_dag(graph, stem.with_suffix(".svg"))
+    dags.render_dag(graph, stem.with_suffix(".png"))
     written["dag"] = _FIGURE_FILES["dag"]
+
+    t_name, m_name = study.treatment.label, study.mediator.label
+    if t_name == m_name:
+        t_name, m_name = f"{t_name} (treatment)", f"{m_name} (mediator)"
+    arms = pd.DataFrame({t_name: res.data.treatment.astype(int), m_name: res.data.mediator})
     figs: list[tuple[str, Callable[[], Any]]] = [
-        ("effects", lambda: plots.effects(res)),
-        ("mediator", lambda: plots.mediator_by_arm(res)),
+        ("effects", lambda: plots.effects_plot(res)),
+        ("mediator", lambda: plots.mediator_distribution(arms, t_name, m_name)),
     ]
     if curve is not None:
-        figs.append(("sensitivity", lambda: plots.sensitivity_curve(curve, estimand="nie1")))
-    for key, make in figs:
-        fig = make()
-        stem = folder / _FIGURE_FILES[key]
-        fig.savefig(stem.with_suffix(".svg"), metadata={"Date": None})
-        fig.savefig(stem.with_suffix(".png"), dpi=150, metadata={"Software": None})
-        plt.close(fig)
-        written[key] = _FIGURE_FILES[key]
+        figs.append(("sensitivity", lambda: plots.sensitivity_curve(curve, "nie1")))
+    # Fixed SVG id salt and no timestamps: the same inputs give byte-identical files.
+    with mpl.rc_context({"svg.hashsalt": "medbook", "svg.fonttype": "path"}):
+        for key, make in figs:
+            fig = make()
+            stem = folder / _FIGURE_FILES[key]
+            fig.savefig(stem.with_suffix(".svg"), bbox_inches="tight", metadata={"Date": None})
+            fig.savefig(stem.with_suffix(".png"), dpi=150, bbox_inches="tight",
+                        metadata={"Software": None})
+            written[key] = _FIGURE_FILES[key]
     return written
 
 
@@ -445,6 +455,12 @@ def _move_into_place(tmp: Path, out_dir: Path) -> None:
         backup.rename(out_dir)
         raise
     shutil.rmtree(backup, ignore_errors=True)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _sha256(path: Path) -> str:

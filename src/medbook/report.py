@@ -185,21 +185,21 @@ def effect_sentence(
     --------
     >>> row = {"estimate": 0.01, "ci_lower": -0.02, "ci_upper": 0.04}
     >>> effect_sentence("indirect", row, "risk difference", 0.95,
-    ...                 treatment="T", mediator="M", outcome="Y")[:52]
-    'The data do not show a clear indirect effect through'
+    ...                 treatment="T", mediator="M", outcome="Y")[:54]
+    'The data do not show a clear indirect effect of T on Y'
     """
     conf = f"{100 * conf_level:g}%"
     est = row["estimate"]
     ci = f"{conf} CI {_interval(row, scale)}"
     name = {
-        "total": "total effect",
-        "indirect": f"indirect effect through {mediator}",
-        "direct": f"direct effect (not through {mediator})",
+        "total": f"total effect of {treatment} on {outcome}",
+        "indirect": f"indirect effect of {treatment} on {outcome} through {mediator}",
+        "direct": f"direct effect of {treatment} on {outcome} (not through {mediator})",
     }[what]
     direction = classify(row)
     if direction == "inconclusive":
         return (
-            f"The data do not show a clear {name} of {treatment} on {outcome}: the estimate is "
+            f"The data do not show a clear {name}: the estimate is "
             f"{format_effect(est, scale, signed=True)} and its {ci} includes zero."
         )
     verb = "increased" if direction == "positive" else "decreased"
@@ -373,6 +373,8 @@ def recommendation(
     pm: PMAssessment,
     *,
     mediator: str,
+    treatment: str = "the treatment",
+    outcome: str = "the outcome",
 ) -> tuple[str, str]:
     """The recommendation's strength and text.
 
@@ -408,8 +410,8 @@ def recommendation(
     direction = "raises" if nie_dir == "positive" else "lowers"
     if level == "robust" and pm.stable and not caveat:
         return "strong", (
-            f"Treat {mediator} as a well-supported mechanism: the treatment {direction} the "
-            "outcome partly through it, and the conclusion survives substantial unmeasured "
+            f"Treat {mediator} as a well-supported mechanism: {treatment} {direction} "
+            f"{outcome} partly through it, and the conclusion survives substantial unmeasured "
             f"confounding. Acting on {mediator} is justified; confirm with a test that "
             f"manipulates {mediator} directly before large investments."
         )
@@ -502,7 +504,7 @@ def build_context(
     sensitivity : SensitivitySummary
         Numbers from the sensitivity analysis.
     diagnostics_warnings : sequence of str
-        Cautions from the diagnostics (our own text, may quote escaped names).
+        Cautions from :func:`medbook.diagnostics.diagnose` (plain text; escaped here).
     balance : sequence of mapping
         Covariate balance rows ``{"covariate", "smd"}``.
     figures : mapping, optional
@@ -532,7 +534,7 @@ def build_context(
     roles = {"treatment": treat, "mediator": med, "outcome": out}
     pm_check = pm_assessment(te, pm_row)
     level = robustness_level(nie, sensitivity.rho_zero, sensitivity.available)
-    strength, rec_text = recommendation(te, nie, level, pm_check, mediator=med)
+    strength, rec_text = recommendation(te, nie, level, pm_check, **roles)
     control_level, treated_level = res.data.treatment_levels
     n_control, n_treated = res.data.arm_sizes()
     interval_kind = {
@@ -587,7 +589,7 @@ def build_context(
         "conditioning on the measured covariates."
     )
     sens_text = sensitivity_sentence(sensitivity, nie, mediator=med, outcome=out)
-    warnings_all = list(dict.fromkeys([*(escape(w) for w in res.warnings), *diagnostics_warnings]))
+    warnings_all = list(dict.fromkeys(escape(w) for w in [*res.warnings, *diagnostics_warnings]))
     dropped = res.data.n_dropped
     context = {
         "title": (

@@ -19,6 +19,7 @@ Three tools, all on the difference (or risk-difference) scale of :func:`medbook.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -187,12 +188,14 @@ class RhoSensitivity:
                 "correlation between -0.99 and 0.99."
             )
         else:
+            signs = "" if crossing > 0 else ", with effects of opposite sign on the two"
             sentence = (
                 f"The {label} estimate ({est:.3g}) would fall to zero if the correlation "
-                f"between the mediator and outcome errors reached {crossing:.2f}, i.e. if an "
-                f"unmeasured confounder explained {self.r2_star_product[estimand]:.1%} of the "
-                "product of the residual variances of the mediator and outcome "
-                f"(R\u00b2_M*\u00b7R\u00b2_Y* = {self.r2_star_product[estimand]:.3f}; "
+                f"between the mediator and outcome errors reached {crossing:.2f}: an unmeasured "
+                f"confounder would have to explain, for example, {abs(crossing):.0%} of the "
+                f"residual variance of both the mediator and the outcome{signs} "
+                f"(R\u00b2_M*\u00b7R\u00b2_Y* = {self.r2_star_product[estimand]:.3f}; as shares "
+                "of the total variances, "
                 f"R\u0303\u00b2_M\u00b7R\u0303\u00b2_Y = {self.r2_tilde_product[estimand]:.3f})."
             )
         return {
@@ -472,17 +475,20 @@ class _Latent:
 
     def crossings(self, known: dict[float, dict[str, float]]) -> dict[str, list[float]]:
         values = dict(known)
-        for edge in (-_SEARCH_EDGE, _SEARCH_EDGE):
-            if edge not in values:
+        for side in (-1.0, 1.0):
+            for edge in (side * _SEARCH_EDGE, side * 0.95):
+                if edge in values or abs(edge) <= max(map(abs, known)):
+                    break
                 try:
                     values[edge] = self.point(edge)
+                    break
                 except FitError:
                     continue
         grid = sorted(values)
         out: dict[str, list[float]] = {}
         for key in SENSITIVITY_ESTIMANDS:
             roots: list[float] = []
-            for lo, hi in zip(grid[:-1], grid[1:], strict=True):
+            for lo, hi in itertools.pairwise(grid):
                 f_lo, f_hi = values[lo][key], values[hi][key]
                 if f_lo == 0.0:
                     roots.append(lo)
@@ -699,52 +705,59 @@ class _BinaryBinary(_Latent):
                     z[:, prob.tm_col] = t * mv
                 self.zs[(t, mv)] = z
 
-    def _loglik_parts(self, a: np.ndarray, c: np.ndarray, rho_value: float):
+    def _terms(self, a: np.ndarray, c: np.ndarray, rho_value: float) -> dict[str, np.ndarray]:
+        """Per-row log-likelihood and its derivatives in ``eta = z c`` and ``mu = x a``.
+
+        With ``P = Phi2(q_M mu, q_Y eta; q_M q_Y rho)`` and ``A = q_M (mu - rho eta) / s``:
+        ``dlogP/deta = g = q_Y phi(eta) Phi(A) / P``,
+        ``d g/deta = q_Y phi(eta) (-eta Phi(A) - phi(A) q_M rho / s) / P - g^2`` and
+        ``d g/dmu = q_Y phi(eta) phi(A) q_M / (s P) - g dlogP/dmu``.
+        """
         p = self.p
         mu = p.xm @ a
         eta = p.xy @ c
-        r = self.qm * self.qy * rho_value
-        joint = np.maximum(_bvn_cdf(self.qm * mu, self.qy * eta, r), 1e-300)
-        return mu, eta, joint
-
-    def loglik(self, a: np.ndarray, c: np.ndarray, rho_value: float) -> float:
-        mu, _, joint = self._loglik_parts(a, c, rho_value)
-        return float(np.sum(np.log(joint) - special.log_ndtr(self.qm * mu)))
-
-    def score(self, a: np.ndarray, c: np.ndarray, rho_value: float) -> np.ndarray:
-        mu, eta, joint = self._loglik_parts(a, c, rho_value)
         s = math.sqrt(1.0 - rho_value**2)
-        d_eta = (
-            self.qy * stats.norm.pdf(eta) * special.ndtr(self.qm * (mu - rho_value * eta) / s)
-            / joint
+        joint = np.maximum(
+            _bvn_cdf(self.qm * mu, self.qy * eta, self.qm * self.qy * rho_value), 1e-300
         )
-        return self.p.xy.T @ d_eta
-
-    def _hessian(self, a: np.ndarray, c: np.ndarray, rho_value: float) -> np.ndarray:
-        k = c.size
-        h = np.empty((k, k))
-        for j in range(k):
-            step = 1e-6 * max(1.0, abs(c[j]))
-            up, down = c.copy(), c.copy()
-            up[j] += step
-            down[j] -= step
-            h[:, j] = (self.score(a, up, rho_value) - self.score(a, down, rho_value)) / (2 * step)
-        return 0.5 * (h + h.T)
+        big_a = self.qm * (mu - rho_value * eta) / s
+        phi_eta, phi_a, cdf_a = stats.norm.pdf(eta), stats.norm.pdf(big_a), special.ndtr(big_a)
+        with np.errstate(over="ignore", invalid="ignore"):
+            g = self.qy * phi_eta * cdf_a / joint
+            g_eta = (
+                self.qy * phi_eta * (-eta * cdf_a - phi_a * self.qm * rho_value / s) / joint
+                - g * g
+            )
+            dlogp_mu = (
+                self.qm * stats.norm.pdf(mu)
+                * special.ndtr(self.qy * (eta - rho_value * mu) / s) / joint
+            )
+            g_mu = self.qy * phi_eta * phi_a * self.qm / (s * joint) - g * dlogp_mu
+        loglik = np.log(joint) - special.log_ndtr(self.qm * mu)
+        if not (np.all(np.isfinite(g_eta)) and np.all(np.isfinite(g_mu))):
+            raise FitError(
+                f"bivariate probit likelihood is numerically degenerate at rho = {rho_value:.3f}"
+            )
+        return {"loglik": loglik, "g": g, "g_eta": g_eta, "g_mu": g_mu}
 
     def solve(self, a: np.ndarray, rho_value: float, start: np.ndarray) -> np.ndarray:
+        """Newton-Raphson (with step halving) for the outcome coefficients at fixed ``rho``."""
+        z = self.p.xy
         c = start.copy()
-        ll = self.loglik(a, c, rho_value)
+        terms = self._terms(a, c, rho_value)
+        ll = float(terms["loglik"].sum())
         for _ in range(_NEWTON_MAX):
-            g = self.score(a, c, rho_value)
-            step = np.linalg.solve(self._hessian(a, c, rho_value), -g)
+            hess = z.T @ (z * terms["g_eta"][:, None])
+            step = np.linalg.solve(hess, -(z.T @ terms["g"]))
             scale = 1.0
             while True:
                 trial = c + scale * step
-                ll_trial = self.loglik(a, trial, rho_value)
+                trial_terms = self._terms(a, trial, rho_value)
+                ll_trial = float(trial_terms["loglik"].sum())
                 if ll_trial >= ll - 1e-9 or scale < 1e-4:
                     break
                 scale /= 2.0
-            c, ll = trial, ll_trial
+            c, ll, terms = trial, ll_trial, trial_terms
             if np.max(np.abs(scale * step)) < _NEWTON_TOL * (1.0 + np.max(np.abs(c))):
                 return c
         raise FitError(f"bivariate probit outcome model did not converge at rho = {rho_value:.3f}")
@@ -759,19 +772,11 @@ class _BinaryBinary(_Latent):
     def parameters(self, rho_value: float) -> tuple[np.ndarray, np.ndarray]:
         p = self.p
         c = self.coef(rho_value)
-        h_cc = self._hessian(p.a, c, rho_value)
-        h_ca = np.empty((c.size, self.pa))
-        for j in range(self.pa):
-            step = 1e-6 * max(1.0, abs(p.a[j]))
-            up, down = p.a.copy(), p.a.copy()
-            up[j] += step
-            down[j] -= step
-            h_ca[:, j] = (self.score(up, c, rho_value) - self.score(down, c, rho_value)) / (
-                2 * step
-            )
+        terms = self._terms(p.a, c, rho_value)
+        h_cc = p.xy.T @ (p.xy * terms["g_eta"][:, None])
+        h_ca = p.xy.T @ (p.xm * terms["g_mu"][:, None])
         inv = np.linalg.inv(-h_cc)
-        jac = inv @ h_ca
-        return _stack(p.a, c, p.va, inv, jac)
+        return _stack(p.a, c, p.va, inv, inv @ h_ca)
 
     def point_theta(self, rho_value: float) -> np.ndarray:
         return np.concatenate([self.p.a, self.coef(rho_value)])
@@ -904,9 +909,28 @@ def rho(
         if kinds == (False, True):
             engine = _BinaryMediator(prob)
             model = "binary mediator, continuous outcome"
+            notes.append(
+                "Binary mediator: probit latent mediator with medsens' control-function "
+                "re-estimation of the outcome model. medsens reports the mean of its "
+                "simulation draws; this curve is evaluated at the estimates (equal up to "
+                "Monte Carlo error). With an interaction, NDE(t) = beta_T + theta * "
+                "mean(P(M(t) = 1)); medsens' direct-effect code indexes one draw's linear "
+                "predictor there, so its NDE curves can differ."
+            )
         elif kinds == (True, False):
             engine = _BinaryOutcome(prob)
             model = "continuous mediator, binary outcome"
+            notes.append(
+                "Binary outcome: probit latent outcome, structural coefficients recovered in "
+                "closed form (Imai, Keele & Tingley 2010). The implied correlation uses "
+                "sigma*g / sqrt(1 + sigma^2 g^2); medsens 4.x writes sigma*g / (1 + |sigma*g|), "
+                "which makes its curve differ from the fitted model's estimate even at rho = 0."
+            )
+            if prob.tm_col is not None:
+                notes.append(
+                    "The treatment-mediator interaction is handled by the same latent-variable "
+                    "algebra (medsens refuses this case)."
+                )
         else:
             engine = _BinaryBinary(prob)
             model = "binary mediator, binary outcome"
@@ -926,16 +950,21 @@ def rho(
         }
         crossings = engine.crossings(known)
     r2_m, r2_y = engine.r2()
-    rows = []
-    for key in SENSITIVITY_ESTIMANDS:
-        est, lo, hi = curve[key]
-        for i, r in enumerate(rho_values):
-            rows.append(
-                {"rho": float(r), "estimand": key, "estimate": float(np.broadcast_to(est, rho_values.shape)[i]),
-                 "ci_lower": float(np.broadcast_to(lo, rho_values.shape)[i]),
-                 "ci_upper": float(np.broadcast_to(hi, rho_values.shape)[i])}
+    table = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "rho": rho_values,
+                    "estimand": key,
+                    "estimate": np.broadcast_to(curve[key][0], rho_values.shape),
+                    "ci_lower": np.broadcast_to(curve[key][1], rho_values.shape),
+                    "ci_upper": np.broadcast_to(curve[key][2], rho_values.shape),
+                }
             )
-    table = pd.DataFrame(rows, columns=["rho", "estimand", "estimate", "ci_lower", "ci_upper"])
+            for key in SENSITIVITY_ESTIMANDS
+        ],
+        ignore_index=True,
+    )
     zero: dict[str, float | None] = {}
     r2s: dict[str, float | None] = {}
     r2t: dict[str, float | None] = {}
@@ -1192,8 +1221,12 @@ def robustness_value(res: MediationResult, estimand: str = "nie1") -> Robustness
         side = "lower" if est > 0 else "upper"
         sentence = (
             f"To move the {side} {pct} confidence limit of the {label} to zero, an unmeasured "
-            f"binary confounder would have to {unit} and be {value:.0%} more (or less) common "
-            "among treated than among control units with the same mediator value."
+            f"binary confounder would have to {unit} and differ in prevalence by "
+            f"{value * 100:.0f} percentage points between treated and control units with the "
+            "same mediator value"
+        )
+        sentence += (
+            "; no single binary confounder can be that imbalanced." if value > 1 else "."
         )
     return Robustness(
         estimand=estimand, estimate=est, limit=limit, value=value, value_estimate=value_est,

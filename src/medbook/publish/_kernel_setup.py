@@ -39,9 +39,10 @@ def _medbook_frame_markdown(frame):
         shown = pd.concat([frame.head(half), frame.tail(half)])
     else:
         half, shown = None, frame
-    show_index = not (
-        isinstance(shown.index, pd.RangeIndex) and shown.index.name is None
-    ) or half is not None
+    show_index = (
+        not (isinstance(shown.index, pd.RangeIndex) and shown.index.name is None)
+        or half is not None
+    )
 
     def header(key):
         return " / ".join(map(str, key)) if isinstance(key, tuple) else str(key)

@@ -25,6 +25,8 @@ from .qmd import Cell, InlineExpr, MarkdownChunk, QmdDocument
 __all__ = ["ChapterSource", "assemble_chapter"]
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+# ipykernel names cell code files after the kernel's process id; hide it for stable output.
+_CELL_FILE = re.compile(r"(?:/[^\s:\"']*)?/ipykernel_\d+/\d+\.py")
 _H1 = re.compile(r"^#\s+\S", flags=re.MULTILINE)
 _PIPE_TABLE = re.compile(r"^\|.*\|\s*$", flags=re.MULTILINE)
 
@@ -112,14 +114,14 @@ class _CellWriter:
     def add_output(self, output: dict[str, Any], asis: bool) -> None:
         kind = output.get("output_type")
         if kind == "stream":
-            text = _text(output.get("text", ""))
+            text = _CELL_FILE.sub("<cell>", _text(output.get("text", "")))
             if asis and output.get("name") == "stdout":
                 self.parts.append(text)
             else:
                 name = output.get("name", "stdout")
                 self.parts.append(_fence(text, f"{{.cell-output .cell-output-{name}}}"))
         elif kind == "error":
-            trace = _ANSI.sub("", "\n".join(output.get("traceback", [])))
+            trace = _CELL_FILE.sub("<cell>", _ANSI.sub("", "\n".join(output.get("traceback", []))))
             self.parts.append(_fence(trace, "{.cell-output .cell-output-error}"))
         elif kind in ("display_data", "execute_result"):
             self._add_data(output.get("data", {}), asis)
@@ -135,9 +137,7 @@ class _CellWriter:
             html = _text(data["text/html"])
             plain = _text(data.get("text/plain", ""))
             pdf = _fence(plain, "{.cell-output .cell-output-display}") if plain else ""
-            self.parts.append(
-                f"```{{=html}}\n{html}\n```\n\n::: {{.medbook-pdf-only}}\n{pdf}:::\n"
-            )
+            self.parts.append(f"```{{=html}}\n{html}\n```\n\n::: {{.medbook-pdf-only}}\n{pdf}:::\n")
         elif "text/plain" in data:
             text = _text(data["text/plain"])
             self.parts.append(_fence(text, "{.cell-output .cell-output-display}"))

@@ -14,6 +14,7 @@ Every pandoc run is memoised in a :class:`~medbook.publish.cache.MemoStore`.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -26,6 +27,13 @@ from .cache import MemoStore
 __all__ = ["ChapterIndex", "PandocRunner", "number_chapter", "resolve_chapter", "set_meta"]
 
 READER = "markdown"
+_FILTER_ERROR = re.compile(r"Error running filter [^\n]*\n(?:[^\n]*\.lua:\d+: )?(?P<msg>[^\n]*)")
+
+
+def _clean(err: RenderError) -> str:
+    """Pandoc's message without the Lua stack trace."""
+    match = _FILTER_ERROR.search(str(err))
+    return match.group("msg") if match else str(err)
 
 
 @dataclass
@@ -70,7 +78,12 @@ class PandocRunner:
     def run(self, text: str, from_format: str, to_format: str, args: list[str], extra: str) -> str:
         """Convert ``text``; ``extra`` must hash every input not in ``text`` or ``args``."""
         key = MemoStore.key(
-            text, from_format, to_format, "\0".join(args), extra, self.filter_text,
+            text,
+            from_format,
+            to_format,
+            "\0".join(args),
+            extra,
+            self.filter_text,
             self.citation_digest,
         )
         cached = self.memo.get(key)
@@ -132,14 +145,17 @@ def number_chapter(
         Naming the chapter if pandoc or the filter fails (e.g. a duplicate label).
     """
     args = [
-        "-M", "medbook-phase=number",
-        "-M", f"medbook-chapter={number}",
-        "-M", f"medbook-appendix={'true' if appendix else 'false'}",
+        "-M",
+        "medbook-phase=number",
+        "-M",
+        f"medbook-chapter={number}",
+        "-M",
+        f"medbook-appendix={'true' if appendix else 'false'}",
     ]
     try:
         out = runner.run(markdown, READER, "json", args, extra="")
     except RenderError as err:
-        raise RenderError(f"{name}: {err}") from None
+        raise RenderError(f"{name}: {_clean(err)}") from None
     ast = json.loads(out)
     index = json.loads(ast["meta"].pop("medbook-index")["c"])
     for key in ("medbook-phase", "medbook-chapter", "medbook-appendix"):
@@ -174,9 +190,12 @@ def resolve_chapter(
     """
     writer = "html5" if to_format == "html" else to_format
     args = [
-        "-M", "medbook-phase=resolve",
-        "-M", f"medbook-page={page}",
-        "-M", f"medbook-xref-file={xref_file}",
+        "-M",
+        "medbook-phase=resolve",
+        "-M",
+        f"medbook-page={page}",
+        "-M",
+        f"medbook-xref-file={xref_file}",
         *runner.citeproc_args(),
         "--wrap=none",
         *extra_args,
@@ -186,4 +205,4 @@ def resolve_chapter(
     try:
         return runner.run(json.dumps(ast, sort_keys=True), "json", writer, args, xref_digest)
     except RenderError as err:
-        raise RenderError(f"{name}: {err}") from None
+        raise RenderError(f"{name}: {_clean(err)}") from None

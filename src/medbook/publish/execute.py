@@ -135,7 +135,11 @@ def _notebook(doc: QmdDocument, defaults: dict[str, Any]) -> nbformat.NotebookNo
         if not opts.warning:
             cells.append(_code_cell("_medbook_loud()", role="hidden"))
     nb = nbformat.v4.new_notebook(cells=cells)
-    nb.metadata["kernelspec"] = {"name": _KERNEL_NAME, "display_name": "medbook", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": _KERNEL_NAME,
+        "display_name": "medbook",
+        "language": "python",
+    }
     return nb
 
 

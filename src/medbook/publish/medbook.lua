@@ -66,7 +66,7 @@ local function number_phase(doc)
   end
 
   local function add_label(id, kind, number, text)
-    if labels[id] then error("duplicate label '" .. id .. "'") end
+    if labels[id] then error("duplicate label '" .. id .. "'", 0) end
     labels[id] = { kind = kind, number = number, text = text }
   end
 
@@ -256,7 +256,7 @@ local function resolve_phase(doc)
     local entry = xrefs[c.id]
     if entry == nil then
       error("unresolved cross-reference @" .. c.id .. " in " .. page
-        .. " (no figure, table, section or equation has this label)")
+        .. " (no figure, table, section or equation has this label)", 0)
     end
     local text = entry.text
     if c.mode == "SuppressAuthor" and entry.number ~= "" then text = entry.number end

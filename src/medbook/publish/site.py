@@ -186,10 +186,10 @@ def write_site(
     if not (out / "index.html").exists():
         first = pages[0].entry.page
         (out / "index.html").write_text(
-            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             f"<title>{escape(project.title)}</title>"
-            f"<meta http-equiv=\"refresh\" content=\"0; url={first}\"></head>"
-            f"<body><a href=\"{first}\">{escape(project.title)}</a></body></html>\n",
+            f'<meta http-equiv="refresh" content="0; url={first}"></head>'
+            f'<body><a href="{first}">{escape(project.title)}</a></body></html>\n',
             encoding="utf-8",
         )
         written.append(out / "index.html")

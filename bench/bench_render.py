@@ -1,0 +1,74 @@
+"""Render benchmark: cold render (HTML + PDF) and warm re-render with nothing changed.
+
+Renders the fixture book (``tests/fixtures/book``) and, when ``_quarto.yml`` exists at
+the repository root, the real book — each from a fresh temporary copy, so the caches
+of the working tree are not touched. Prints seconds and the warm/cold ratio
+(target: warm <= 3 s).
+
+Run with ``make bench-render`` (or ``python bench/bench_render.py``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from medbook.publish import render_book
+
+ROOT = Path(__file__).resolve().parent.parent
+SKIP = shutil.ignore_patterns("_book", "_freeze", ".medbook-cache", ".venv", ".git", "out", "bench")
+
+
+def _copy(source: Path, target: Path) -> Path:
+    if source == ROOT:
+        target.mkdir(parents=True)
+        for name in ("_quarto.yml", "index.qmd", "references.bib"):
+            if (source / name).exists():
+                shutil.copy2(source / name, target / name)
+        for folder in ("chapters", "data", "examples", "images", "figures"):
+            if (source / folder).is_dir():
+                shutil.copytree(source / folder, target / folder, ignore=SKIP)
+        return target
+    shutil.copytree(source, target, ignore=SKIP)
+    return target
+
+
+def bench(name: str, source: Path, workdir: Path) -> tuple[float, float]:
+    """Cold and warm render times of one book, in seconds."""
+    project = _copy(source, workdir / name)
+    start = time.perf_counter()
+    cold = render_book(project, to="all", engine="builtin", quiet=True)
+    cold_s = time.perf_counter() - start
+    start = time.perf_counter()
+    warm = render_book(project, to="all", engine="builtin", quiet=True)
+    warm_s = time.perf_counter() - start
+    if warm.executed:
+        print(f"  warning: warm render re-executed {warm.executed}", file=sys.stderr)
+    print(
+        f"{name:<8} chapters={len(cold.executed) + len(cold.cached):>2}  "
+        f"cold={cold_s:6.2f} s  warm={warm_s:5.2f} s  warm/cold={warm_s / cold_s:.3f}  "
+        f"warm<=3s: {'yes' if warm_s <= 3 else 'NO'}"
+    )
+    return cold_s, warm_s
+
+
+def main() -> int:
+    """Run the benchmark; returns the exit status."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--fixture-only", action="store_true", help="skip the real book")
+    args = parser.parse_args()
+    books = [("fixture", ROOT / "tests" / "fixtures" / "book")]
+    if not args.fixture_only and (ROOT / "_quarto.yml").is_file():
+        books.append(("book", ROOT))
+    with tempfile.TemporaryDirectory(prefix="medbook-bench-") as tmp:
+        for name, source in books:
+            bench(name, source, Path(tmp))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,402 @@
+"""Figures for the book, the report and the memo, in one colour-blind-safe house style.
+
+Every function returns a :class:`matplotlib.figure.Figure` built without pyplot
+(no global figure registry, no global style change: the theme is applied with
+:func:`matplotlib.rc_context` while the figure is drawn up) and attaches an alt
+text that describes the figure with its key numbers; read it with :func:`alt_text`.
+Colours follow Okabe & Ito (2008). User-supplied names are shown literally
+(``$`` is escaped so it cannot trigger mathtext).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import matplotlib as mpl
+import numpy as np
+import pandas as pd
+from cycler import cycler
+from matplotlib.figure import Figure
+from scipy import stats
+
+from .errors import ConfigError
+from .results import MediationResult, estimand_label
+from .sensitivity import BiasGrid, RhoSensitivity
+
+__all__ = [
+    "OKABE_ITO",
+    "alt_text",
+    "bias_contour",
+    "confounding_bias_plot",
+    "decomposition_bars",
+    "effects_plot",
+    "mediator_distribution",
+    "mediator_outcome_scatter",
+    "pm_distribution",
+    "sensitivity_curve",
+]
+
+OKABE_ITO = {
+    "orange": "#E69F00",
+    "sky": "#56B4E9",
+    "green": "#009E73",
+    "yellow": "#F0E442",
+    "blue": "#0072B2",
+    "vermillion": "#D55E00",
+    "purple": "#CC79A7",
+    "black": "#000000",
+    "grey": "#7A7A7A",
+}
+_ARM_COLOURS = (OKABE_ITO["sky"], OKABE_ITO["orange"])
+_THEME: dict[str, Any] = {
+    "font.family": "DejaVu Sans",
+    "font.size": 11,
+    "axes.titlesize": 13,
+    "axes.titleweight": "bold",
+    "axes.labelsize": 11.5,
+    "xtick.labelsize": 10.5,
+    "ytick.labelsize": 10.5,
+    "legend.fontsize": 10,
+    "legend.frameon": False,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.color": "#E3E3E3",
+    "grid.linewidth": 0.8,
+    "axes.axisbelow": True,
+    "axes.prop_cycle": cycler(color=[OKABE_ITO[k] for k in
+                                     ("blue", "orange", "green", "vermillion", "purple", "sky")]),
+    "lines.linewidth": 2.0,
+    "figure.facecolor": "white",
+    "savefig.dpi": 200,
+    "savefig.bbox": "tight",
+}
+_HANDOUT = (7.0, 4.2)
+
+
+@contextmanager
+def _themed(figsize: tuple[float, float] = _HANDOUT) -> Iterator[tuple[Figure, Any]]:
+    with mpl.rc_context(_THEME):
+        fig = Figure(figsize=figsize, layout="constrained")
+        ax = fig.add_subplot()
+        yield fig, ax
+
+
+def _safe(text: Any) -> str:
+    """User text shown literally (no mathtext)."""
+    return str(text).replace("$", r"\$")
+
+
+def _finish(fig: Figure, alt: str) -> Figure:
+    fig.medbook_alt = alt  # type: ignore[attr-defined]
+    return fig
+
+
+def alt_text(fig: Figure) -> str:
+    """The alt text a medbook figure carries (describes it with its key numbers)."""
+    text = getattr(fig, "medbook_alt", None)
+    if not text:
+        raise ConfigError("this figure was not made by medbook.plots and has no alt text")
+    return str(text)
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
+
+
+def _arms(data: pd.DataFrame, treatment: str) -> tuple[Any, Any]:
+    if treatment not in data.columns:
+        raise ConfigError(f"column {treatment!r} not found")
+    levels = sorted(pd.unique(data[treatment].dropna()))
+    if len(levels) != 2:
+        raise ConfigError(f"treatment column {treatment!r} must have exactly two values")
+    return levels[0], levels[1]
+
+
+def _column(data: pd.DataFrame, name: str) -> np.ndarray:
+    if name not in data.columns:
+        raise ConfigError(f"column {name!r} not found")
+    values = pd.to_numeric(data[name], errors="coerce").to_numpy(float)
+    return values[np.isfinite(values)]
+
+
+def _is_binary(values: np.ndarray) -> bool:
+    return bool(values.size) and set(np.unique(values)) <= {0.0, 1.0}
+
+
+def mediator_distribution(
+    data: pd.DataFrame, treatment: str = "treatment", mediator: str = "mediator"
+) -> Figure:
+    """Mediator distribution by arm: density curves, or bars of P(M = 1) for a 0/1 mediator."""
+    control, treated = _arms(data, treatment)
+    groups = {}
+    for level in (control, treated):
+        groups[level] = _column(data.loc[data[treatment] == level], mediator)
+    binary = _is_binary(np.concatenate(list(groups.values())))
+    with _themed() as (fig, ax):
+        names = [f"{_safe(treatment)} = {_safe(control)} (control)",
+                 f"{_safe(treatment)} = {_safe(treated)} (treated)"]
+        if binary:
+            rates = [g.mean() for g in groups.values()]
+            bars = ax.bar(names, rates, color=_ARM_COLOURS, width=0.6)
+            ax.bar_label(bars, labels=[f"{r:.1%}" for r in rates], padding=3)
+            ax.set_ylabel(f"Share with {_safe(mediator)} = 1")
+            ax.set_ylim(0, min(1.0, max(rates) * 1.25 + 0.05))
+            ax.grid(axis="x", visible=False)
+            summary = (f"control {rates[0]:.1%} (n={groups[control].size}), "
+                       f"treated {rates[1]:.1%} (n={groups[treated].size})")
+            kind = "Share of units with the mediator present, by arm"
+        else:
+            lo = min(g.min() for g in groups.values())
+            hi = max(g.max() for g in groups.values())
+            xs = np.linspace(lo, hi, 400)
+            for g, colour, name in zip(groups.values(), _ARM_COLOURS, names, strict=True):
+                if g.size > 1 and np.ptp(g) > 0:
+                    dens = stats.gaussian_kde(g)(xs)
+                    ax.plot(xs, dens, color=colour, label=name)
+                    ax.fill_between(xs, dens, color=colour, alpha=0.3)
+                ax.axvline(g.mean(), color=colour, linestyle="--", linewidth=1.3)
+            ax.set_xlabel(_safe(mediator))
+            ax.set_ylabel("Density")
+            ax.legend(loc="upper left")
+            means = [g.mean() for g in groups.values()]
+            summary = (f"control mean {_fmt(means[0])} (n={groups[control].size}), "
+                       f"treated mean {_fmt(means[1])} (n={groups[treated].size}); "
+                       f"difference {_fmt(means[1] - means[0])}")
+            kind = "Density of the mediator by arm, dashed lines at the arm means"
+        ax.set_title("Treatment shifts the mediator")
+    return _finish(fig, f"{kind} ({mediator}): {summary}.")
+
+
+def mediator_outcome_scatter(
+    data: pd.DataFrame,
+    mediator: str = "mediator",
+    outcome: str = "outcome",
+    sample: int = 1200,
+    seed: int = 1,
+) -> Figure:
+    """Mediator against outcome (a random sample of points) with the least-squares line."""
+    for name in (mediator, outcome):
+        if name not in data.columns:
+            raise ConfigError(f"column {name!r} not found")
+    frame = pd.DataFrame({"m": pd.to_numeric(data[mediator], errors="coerce"),
+                          "y": pd.to_numeric(data[outcome], errors="coerce")}).dropna()
+    if len(frame) < 2:
+        raise ConfigError("the scatter plot needs at least two complete rows")
+    m, y = frame["m"].to_numpy(float), frame["y"].to_numpy(float)
+    slope, intercept = np.polyfit(m, y, 1)
+    corr = float(np.corrcoef(m, y)[0, 1])
+    rng = np.random.default_rng(seed)
+    idx = rng.choice(m.size, size=min(sample, m.size), replace=False)
+    with _themed() as (fig, ax):
+        xj = m[idx] + (rng.uniform(-0.08, 0.08, idx.size) if _is_binary(m) else 0.0)
+        yj = y[idx] + (rng.uniform(-0.04, 0.04, idx.size) if _is_binary(y) else 0.0)
+        ax.scatter(xj, yj, s=14, alpha=0.3, color=OKABE_ITO["blue"], linewidths=0,
+                   label=f"{idx.size} sampled units")
+        xs = np.linspace(m.min(), m.max(), 100)
+        ax.plot(xs, intercept + slope * xs, color=OKABE_ITO["vermillion"],
+                label=f"least-squares line, slope {_fmt(slope)}")
+        ax.set_xlabel(_safe(mediator))
+        ax.set_ylabel(_safe(outcome))
+        ax.set_title("Mediator is associated with outcome")
+        ax.legend(loc="upper left")
+    return _finish(
+        fig,
+        f"Scatter plot of {outcome} against {mediator} for {idx.size} of {m.size} units, with a "
+        f"least-squares line of slope {_fmt(slope)} (correlation {corr:.2f}). The association "
+        "alone does not show that the mediator causes the outcome.",
+    )
+
+
+def _effects_frame(effects: MediationResult | pd.DataFrame) -> pd.DataFrame:
+    frame = effects.to_frame() if isinstance(effects, MediationResult) else effects.copy()
+    needed = {"estimand", "estimate", "ci_lower", "ci_upper"}
+    if not needed <= set(frame.columns):
+        raise ConfigError(f"effects table needs columns {', '.join(sorted(needed))}")
+    return frame
+
+
+def effects_plot(
+    effects: MediationResult | pd.DataFrame,
+    reference: float = 0.0,
+    include_pm: bool = False,
+) -> Figure:
+    """Effects with their confidence intervals (a forest plot of ``res.to_frame()``)."""
+    frame = _effects_frame(effects)
+    if not include_pm:
+        frame = frame[frame["estimand"] != "pm"]
+    frame = frame.iloc[::-1].reset_index(drop=True)
+    labels = [estimand_label(k) for k in frame["estimand"]]
+    with _themed((7.0, 0.55 * len(frame) + 1.6)) as (fig, ax):
+        y = np.arange(len(frame))
+        est = frame["estimate"].to_numpy(float)
+        err = np.vstack([est - frame["ci_lower"].to_numpy(float),
+                         frame["ci_upper"].to_numpy(float) - est])
+        colours = [OKABE_ITO["vermillion"] if k.startswith("nie") else
+                   OKABE_ITO["blue"] if k.startswith(("nde", "cde")) else OKABE_ITO["black"]
+                   for k in frame["estimand"]]
+        ax.errorbar(est, y, xerr=err, fmt="none", ecolor="#9E9E9E", elinewidth=3, capsize=4)
+        ax.scatter(est, y, color=colours, zorder=3, s=45)
+        ax.axvline(reference, color=OKABE_ITO["grey"], linestyle="--", linewidth=1)
+        ax.set_yticks(y, labels)
+        ax.grid(axis="y", visible=False)
+        ax.set_xlabel("Effect on the outcome (with confidence interval)")
+        ax.set_title("Mediation effects with uncertainty")
+    parts = [f"{lab} {_fmt(r.estimate)} [{_fmt(r.ci_lower)}, {_fmt(r.ci_upper)}]"
+             for lab, r in zip(labels[::-1], frame.iloc[::-1].itertuples(), strict=True)]
+    return _finish(fig, "Forest plot of the mediation effects with confidence intervals: "
+                   + "; ".join(parts) + ".")
+
+
+def pm_distribution(res: MediationResult, bins: int = 40) -> Figure:
+    """Bootstrap (or quasi-Bayesian) distribution of the proportion mediated."""
+    if res.replicates is None or "pm" not in res.replicates:
+        raise ConfigError("the proportion-mediated plot needs method='bootstrap' or 'quasi_bayes'")
+    reps = res.replicates["pm"].to_numpy(float)
+    reps = reps[np.isfinite(reps)]
+    row = res.row("pm")
+    with _themed() as (fig, ax):
+        ax.hist(reps, bins=bins, color=OKABE_ITO["green"], alpha=0.75, edgecolor="white")
+        ax.axvspan(row["ci_lower"], row["ci_upper"], color=OKABE_ITO["sky"], alpha=0.15,
+                   label=f"{res.spec.conf_level:.0%} interval")
+        ax.axvline(row["estimate"], color=OKABE_ITO["vermillion"], linewidth=2.5,
+                   label=f"estimate {row['estimate']:.1%}")
+        ax.set_xlabel("Proportion mediated = NIE(1) / total effect")
+        ax.set_ylabel("Replicates")
+        ax.set_title("Distribution of the proportion mediated")
+        ax.legend(loc="upper right")
+    return _finish(
+        fig,
+        f"Histogram of {reps.size} {res.spec.method.replace('_', '-')} replicates of the "
+        f"proportion mediated: estimate {row['estimate']:.1%}, {res.spec.conf_level:.0%} "
+        f"interval {row['ci_lower']:.1%} to {row['ci_upper']:.1%}.",
+    )
+
+
+def decomposition_bars(res: MediationResult) -> Figure:
+    """The g-formula decomposition TE = NDE(0) + NIE(1) as bars with intervals."""
+    keys = ["nde0", "nie1", "te"]
+    rows = [res.row(k) for k in keys]
+    names = ["Natural direct effect NDE(0)", "Natural indirect effect NIE(1)", "Total effect"]
+    colours = [OKABE_ITO["blue"], OKABE_ITO["vermillion"], OKABE_ITO["black"]]
+    with _themed((7.0, 3.6)) as (fig, ax):
+        est = np.array([r["estimate"] for r in rows])
+        err = np.vstack([est - [r["ci_lower"] for r in rows], [r["ci_upper"] for r in rows] - est])
+        ypos = np.arange(3)[::-1]
+        ax.barh(ypos, est, color=colours, alpha=0.85, height=0.6)
+        ax.errorbar(est, ypos, xerr=err, fmt="none", ecolor="#555555", capsize=4)
+        ax.axvline(0, color=OKABE_ITO["grey"], linestyle="--", linewidth=1)
+        ax.set_yticks(ypos, names)
+        ax.grid(axis="y", visible=False)
+        ax.set_xlabel(f"Effect on the outcome ({res.scale})")
+        ax.set_title("How the total effect splits into direct and indirect paths")
+    parts = [f"{n} {_fmt(r['estimate'])} [{_fmt(r['ci_lower'])}, {_fmt(r['ci_upper'])}]"
+             for n, r in zip(names, rows, strict=True)]
+    return _finish(fig, f"Bar chart of the g-formula decomposition on the {res.scale} scale: "
+                   + "; ".join(parts) + f"; proportion mediated {res['pm']:.1%}.")
+
+
+def confounding_bias_plot(sweep: pd.DataFrame) -> Figure:
+    """Indirect effect omitting U and adjusting for U, against U's strength (notebook's sweep)."""
+    needed = {"u_strength", "omitted_indirect", "oracle_indirect", "true_indirect"}
+    if not needed <= set(sweep.columns):
+        raise ConfigError(f"sweep table needs columns {', '.join(sorted(needed))}")
+    s = sweep.sort_values("u_strength")
+    with _themed() as (fig, ax):
+        ax.plot(s["u_strength"], s["omitted_indirect"], marker="o", color=OKABE_ITO["vermillion"],
+                label="Omitting U")
+        ax.plot(s["u_strength"], s["oracle_indirect"], marker="s", color=OKABE_ITO["green"],
+                label="Oracle adjusts for U")
+        ax.plot(s["u_strength"], s["true_indirect"], linestyle="--", color=OKABE_ITO["black"],
+                linewidth=1.3, label="True indirect effect")
+        ax.set_xlabel("Strength of unmeasured U")
+        ax.set_ylabel("Estimated indirect effect")
+        ax.set_title("Mediator-outcome confounding biases indirect effects")
+        ax.legend(loc="upper left")
+    last = s.iloc[-1]
+    return _finish(
+        fig,
+        f"Line chart of the estimated indirect effect against the strength of an unmeasured "
+        f"confounder U, from {_fmt(s['u_strength'].min())} to {_fmt(last['u_strength'])}. At the "
+        f"largest strength the estimate omitting U is {_fmt(last['omitted_indirect'])}, the "
+        f"oracle estimate {_fmt(last['oracle_indirect'])} and the truth "
+        f"{_fmt(last['true_indirect'])}.",
+    )
+
+
+def sensitivity_curve(sens: RhoSensitivity, estimand: str = "nie1") -> Figure:
+    """Effect against the error correlation rho, with its band and the zero crossing marked."""
+    table = sens.to_frame()
+    rows = table[table["estimand"] == estimand].sort_values("rho")
+    if rows.empty:
+        raise ConfigError(f"no sensitivity curve for estimand {estimand!r}")
+    label = {"nie0": "NIE(0)", "nie1": "NIE(1)", "nde0": "NDE(0)", "nde1": "NDE(1)"}[estimand]
+    crossing = sens.zero_crossing.get(estimand)
+    main = sens.main_estimate[estimand]
+    colour = OKABE_ITO["vermillion"] if estimand.startswith("nie") else OKABE_ITO["blue"]
+    with _themed() as (fig, ax):
+        ax.fill_between(rows["rho"], rows["ci_lower"], rows["ci_upper"], color=colour, alpha=0.2,
+                        linewidth=0, label=f"{sens.conf_level:.0%} band")
+        ax.plot(rows["rho"], rows["estimate"], color=colour, label=f"{label}(rho)")
+        ax.axhline(0, color=OKABE_ITO["black"], linewidth=1)
+        ax.axvline(0, color=OKABE_ITO["grey"], linewidth=1, linestyle=":")
+        ax.axhline(main, color=OKABE_ITO["grey"], linewidth=1, linestyle="--",
+                   label=f"estimate at rho = 0: {_fmt(main)}")
+        if crossing is not None:
+            ax.plot([crossing], [0], marker="o", markersize=9, color=OKABE_ITO["black"],
+                    zorder=4, linestyle="none", label=f"zero at rho = {crossing:.2f}")
+            ax.annotate(f"rho = {crossing:.2f}", (crossing, 0), textcoords="offset points",
+                        xytext=(8, 10), fontsize=10.5)
+        ax.set_xlabel("Sensitivity parameter rho (correlation of mediator and outcome errors)")
+        ax.set_ylabel(f"{label}")
+        ax.set_xlim(rows["rho"].min(), rows["rho"].max())
+        ax.set_title(f"How {label} depends on unmeasured confounding")
+        ax.legend(loc="best")
+    where = ("does not cross zero for any rho in (-0.99, 0.99)" if crossing is None else
+             f"crosses zero at rho = {crossing:.2f} (R²_M*·R²_Y* = "
+             f"{sens.r2_star_product[estimand]:.3f})")
+    return _finish(
+        fig,
+        f"Line chart of {label} against the error correlation rho from "
+        f"{rows['rho'].min():.2f} to {rows['rho'].max():.2f} with a {sens.conf_level:.0%} band "
+        f"({sens.model}). At rho = 0 it equals the estimate {_fmt(main)}; it {where}.",
+    )
+
+
+def bias_contour(grid: BiasGrid, estimand: str = "nie1") -> Figure:
+    """Bias-corrected effect over confounder strengths (gamma, delta), zero contour in bold."""
+    matrix = grid.matrix(estimand)
+    if matrix.empty:
+        raise ConfigError(f"no bias grid for estimand {estimand!r}")
+    gammas = matrix.index.to_numpy(float)
+    deltas = matrix.columns.to_numpy(float)
+    values = matrix.to_numpy(float)
+    label = {"nie0": "NIE(0)", "nie1": "NIE(1)", "nde0": "NDE(0)", "nde1": "NDE(1)"}[estimand]
+    with _themed((7.0, 4.8)) as (fig, ax):
+        if gammas.size > 1 and deltas.size > 1:
+            filled = ax.contourf(deltas, gammas, values, levels=12, cmap="cividis")
+            fig.colorbar(filled, ax=ax, label=f"Bias-corrected {label}")
+            lo, hi = float(values.min()), float(values.max())
+            if lo < 0 < hi:
+                zero = ax.contour(deltas, gammas, values, levels=[0.0],
+                                  colors=OKABE_ITO["vermillion"], linewidths=2.5)
+                ax.clabel(zero, fmt={0.0: "effect = 0"}, fontsize=10)
+        else:
+            ax.scatter(np.repeat(deltas[None, :], gammas.size, 0),
+                       np.repeat(gammas[:, None], deltas.size, 1), c=values, cmap="cividis")
+        ax.grid(visible=False)
+        ax.set_xlabel("delta: imbalance of U between arms at equal mediator")
+        ax.set_ylabel(f"gamma: effect of U on the outcome ({grid.scale})")
+        ax.set_title(f"Bias-corrected {label} under an unmeasured confounder")
+    return _finish(
+        fig,
+        f"Contour plot of the bias-corrected {label} over the effect of an unmeasured "
+        f"confounder on the outcome (gamma, {gammas.min():.3g} to {gammas.max():.3g}) and its "
+        f"imbalance between arms (delta, {deltas.min():.3g} to {deltas.max():.3g}); the "
+        f"observed {label} is {_fmt(grid.observed[estimand])} and the corrected values range "
+        f"from {_fmt(values.min())} to {_fmt(values.max())}"
+        + ("; the bold line marks where it would be zero." if values.min() < 0 < values.max()
+           else "."),
+    )

@@ -1,0 +1,386 @@
+"""The built-in pipeline: execute chapters, run pandoc, write the site and the PDFs.
+
+Mirrors what Quarto does (nbclient execution, then pandoc) for the features a
+Quarto book uses. Everything is written into a temporary folder next to the
+output folder and swapped in at the end, so a failed render publishes nothing.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+import re
+import shutil
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from pathlib import Path
+from typing import Any
+
+from ..errors import RenderError
+from .assemble import ChapterSource, assemble_chapter
+from .cache import ChapterCache, MemoStore, chapter_key, data_files, hash_files, package_hash
+from .crossref import ChapterIndex, PandocRunner, number_chapter, resolve_chapter, set_meta
+from .execute import ExecutedChapter, execute_document
+from .pdf import PdfChapter, write_pdfs
+from .project import BookProject, ChapterEntry
+from .qmd import MarkdownChunk, QmdDocument, parse_qmd
+from .site import SitePage, write_site
+from .summary import RenderSummary
+
+__all__ = ["render_builtin"]
+
+CACHE_DIR = ".medbook-cache"
+_H1 = re.compile(r"^#\s+.*?(\{(?P<attrs>[^}]*)\})?\s*$", flags=re.MULTILINE)
+_REFS_MD = "# References {.unnumbered}\n\n::: {#refs}\n:::\n"
+
+Log = Callable[[str], None]
+
+
+def _first_h1_attrs(doc: QmdDocument) -> str | None:
+    for block in doc.blocks:
+        if not isinstance(block, MarkdownChunk):
+            continue
+        for part in block.parts:
+            if isinstance(part, str) and not part.lstrip().startswith(("```", "~~~")):
+                match = _H1.search(part)
+                if match:
+                    return match.group("attrs") or ""
+    return None
+
+
+def chapter_numbers(entries: tuple[ChapterEntry, ...], docs: list[QmdDocument]) -> list[str]:
+    """Chapter numbers: 1, 2, … for chapters, A, B, … for appendices, "" if unnumbered."""
+    numbers, main, appendix = [], 0, 0
+    for entry, doc in zip(entries, docs, strict=True):
+        attrs = _first_h1_attrs(doc)
+        classes = (attrs or "").split()
+        if ".unnumbered" in classes or "-" in classes or doc.meta.get("number-sections") is False:
+            numbers.append("")
+        elif entry.appendix:
+            appendix += 1
+            numbers.append(chr(ord("A") + appendix - 1))
+        else:
+            main += 1
+            numbers.append(str(main))
+    return numbers
+
+
+def _execute_defaults(project: BookProject, doc: QmdDocument) -> dict[str, Any]:
+    chapter = doc.meta.get("execute") or {}
+    return {**project.execute, **(chapter if isinstance(chapter, dict) else {})}
+
+
+def _needs_kernel(doc: QmdDocument) -> bool:
+    return any(c.lang == "python" for c in doc.cells) or any(
+        b.inline for b in doc.blocks if isinstance(b, MarkdownChunk)
+    )
+
+
+def _run_chapter(
+    project: BookProject, entry: ChapterEntry, doc: QmdDocument, defaults: dict[str, Any]
+) -> ChapterSource:
+    cwd = project.root if project.execute_dir == "project" else entry.path.parent
+    if _needs_kernel(doc):
+        executed = execute_document(doc, cwd=cwd, defaults=defaults)
+    else:
+        executed = ExecutedChapter(outputs={}, inline={})
+    return assemble_chapter(doc, executed, defaults, entry.slug)
+
+
+def _execute_all(
+    project: BookProject,
+    docs: list[QmdDocument],
+    fresh: bool,
+    package_dir: Path,
+    jobs: int,
+    log: Log,
+) -> tuple[list[ChapterSource], list[str], list[str]]:
+    cache = ChapterCache(project.root / CACHE_DIR)
+    pkg_digest = package_hash(package_dir)
+    total = len(docs)
+    sources: list[ChapterSource | None] = [None] * total
+    keys: list[str] = []
+    executed: list[str] = []
+    cached: list[str] = []
+    pending: list[int] = []
+    for i, (entry, doc) in enumerate(zip(project.chapters, docs, strict=True)):
+        defaults = _execute_defaults(project, doc)
+        text = entry.path.read_text(encoding="utf-8")
+        code = "\n".join(c.source for c in doc.cells)
+        code += "\n".join(
+            e.expr for b in doc.blocks if isinstance(b, MarkdownChunk) for e in b.inline
+        )
+        files = data_files(project.root, entry.path, code)
+        key = chapter_key(text, defaults, pkg_digest, hash_files(files, project.root))
+        keys.append(key)
+        hit = None if fresh else cache.get(entry.slug, key)
+        if hit is not None:
+            sources[i] = hit
+            cached.append(entry.rel)
+            log(f"[{i + 1}/{total}] {entry.rel}: cached")
+        else:
+            pending.append(i)
+
+    def work(i: int) -> tuple[int, ChapterSource, float]:
+        start = time.perf_counter()
+        entry, doc = project.chapters[i], docs[i]
+        source = _run_chapter(project, entry, doc, _execute_defaults(project, doc))
+        return i, source, time.perf_counter() - start
+
+    if pending:
+        with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(pending)))) as pool:
+            futures: set[Future[tuple[int, ChapterSource, float]]] = {
+                pool.submit(work, i) for i in pending
+            }
+            while futures:
+                done, futures = wait(futures, return_when=FIRST_EXCEPTION)
+                for future in done:
+                    if future.exception() is not None:
+                        for other in futures:
+                            other.cancel()
+                        raise future.exception()  # type: ignore[misc]
+                    i, source, seconds = future.result()
+                    entry = project.chapters[i]
+                    cache.put(entry.slug, keys[i], source)
+                    sources[i] = source
+                    executed.append(entry.rel)
+                    what = "executed" if _needs_kernel(docs[i]) else "converted (no code)"
+                    log(f"[{i + 1}/{total}] {entry.rel}: {what} in {seconds:.1f} s")
+    return [s for s in sources if s is not None], executed, cached
+
+
+def _copy_images(
+    ast: dict[str, Any], entry: ChapterEntry, project: BookProject, known: set[str], build: Path
+) -> dict[str, bytes]:
+    """Make authored image paths project-relative and copy the files into the site."""
+    copied: dict[str, bytes] = {}
+
+    def visit(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("t") == "Image":
+                target = node["c"][2]
+                src = target[0]
+                if src in known or re.match(r"^[a-zA-Z][\w+.-]*:|^/|^#", src):
+                    return
+                path = (entry.path.parent / src).resolve()
+                try:
+                    rel = path.relative_to(project.root).as_posix()
+                except ValueError:
+                    raise RenderError(
+                        f"{entry.rel}: image {src!r} is outside the project"
+                    ) from None
+                if not path.is_file():
+                    raise RenderError(f"{entry.rel}: image {src!r} does not exist")
+                data = path.read_bytes()
+                (build / rel).parent.mkdir(parents=True, exist_ok=True)
+                (build / rel).write_bytes(data)
+                copied[rel] = data
+                target[0] = rel
+                return
+            for value in node.values():
+                visit(value)
+        elif isinstance(node, list):
+            for value in node:
+                visit(value)
+
+    visit(ast["blocks"])
+    return copied
+
+
+def _xref_table(project: BookProject, indexes: list[ChapterIndex]) -> dict[str, dict[str, str]]:
+    table: dict[str, dict[str, str]] = {}
+    owner: dict[str, str] = {}
+    for entry, index in zip(project.chapters, indexes, strict=True):
+        for label, info in index.labels.items():
+            if label in table:
+                raise RenderError(
+                    f"label '{label}' is defined in both {owner[label]} and {entry.rel}"
+                )
+            table[label] = {**info, "page": entry.page}
+            owner[label] = entry.rel
+    return table
+
+
+def _with_meta(ast: dict[str, Any], **meta: Any) -> dict[str, Any]:
+    out = copy.deepcopy(ast)
+    for key, value in meta.items():
+        if value is not None:
+            set_meta(out, key.replace("_", "-"), value)
+    return out
+
+
+def _swap(build: Path, out: Path, to: str, pdf_name: str) -> None:
+    """Publish the build folder atomically (``pdf`` only replaces the PDFs)."""
+    if to != "pdf":
+        backup = out.with_name(f".{out.name}.old-{os.getpid()}")
+        if out.exists():
+            out.replace(backup)
+        build.replace(out)
+        shutil.rmtree(backup, ignore_errors=True)
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    (build / pdf_name).replace(out / pdf_name)
+    old = out / f".handouts.old-{os.getpid()}"
+    if (out / "handouts").exists():
+        (out / "handouts").replace(old)
+    (build / "handouts").replace(out / "handouts")
+    shutil.rmtree(old, ignore_errors=True)
+    shutil.rmtree(build, ignore_errors=True)
+
+
+def render_builtin(
+    project: BookProject,
+    *,
+    to: str,
+    out: Path,
+    fresh: bool,
+    package_dir: Path,
+    jobs: int,
+    log: Log,
+) -> RenderSummary:
+    """Render the book with the built-in pipeline (see the module docstring)."""
+    start = time.perf_counter()
+    docs = []
+    for entry in project.chapters:
+        try:
+            text = entry.path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as err:
+            raise RenderError(f"cannot read {entry.rel}: {err}") from err
+        docs.append(parse_qmd(text, entry.rel))
+    numbers = chapter_numbers(project.chapters, docs)
+    sources, executed, cached = _execute_all(project, docs, fresh, package_dir, jobs, log)
+
+    cache_root = project.root / CACHE_DIR
+    memo = MemoStore(cache_root, "pandoc")
+    runner = PandocRunner(memo, project.root, project.bibliography, project.csl)
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        numbered = list(
+            pool.map(
+                lambda i: number_chapter(
+                    runner,
+                    sources[i].markdown,
+                    project.chapters[i].rel,
+                    numbers[i],
+                    project.chapters[i].appendix,
+                ),
+                range(len(docs)),
+            )
+        )
+    asts = [ast for ast, _ in numbered]
+    indexes = [index for _, index in numbered]
+    xrefs = _xref_table(project, indexes)
+    xref_text = json.dumps(xrefs, sort_keys=True, ensure_ascii=False)
+    xref_file = cache_root / "xref.json"
+    if not xref_file.is_file() or xref_file.read_text(encoding="utf-8") != xref_text:
+        xref_file.write_text(xref_text, encoding="utf-8")
+    xref_digest = hashlib.sha256(xref_text.encode()).hexdigest()
+    all_cites = sorted({key for index in indexes for key in index.cites})
+    has_refs_page = any(index.has_refs for index in indexes)
+
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        build = out.parent / f".{out.name}.building-{os.getpid()}"
+        shutil.rmtree(build, ignore_errors=True)
+        build.mkdir()
+    except OSError as err:
+        raise RenderError(f"cannot write the output folder {out}: {err.strerror}") from err
+    summary = RenderSummary(engine="builtin", output_dir=out, executed=executed, cached=cached)
+    try:
+        assets: dict[str, bytes] = {}
+        for source, ast, entry in zip(sources, asts, project.chapters, strict=True):
+            for name, data in source.assets.items():
+                (build / name).parent.mkdir(parents=True, exist_ok=True)
+                (build / name).write_bytes(data)
+            assets.update(source.assets)
+            assets.update(_copy_images(ast, entry, project, set(source.assets), build))
+        assets_digest = MemoStore.key(
+            *(
+                name.encode() + b"\0" + hashlib.sha256(assets[name]).digest()
+                for name in sorted(assets)
+            )
+        )
+
+        def convert(i: int, fmt: str, variant: str) -> str:
+            entry, index = project.chapters[i], indexes[i]
+            nocite = all_cites if index.has_refs and all_cites else None
+            if variant == "book" and not index.has_refs:
+                ast = _with_meta(asts[i], suppress_bibliography=True)
+            else:
+                title = None if index.has_refs else "References"
+                ast = _with_meta(asts[i], reference_section_title=title, nocite=nocite)
+            return resolve_chapter(
+                runner,
+                ast,
+                name=entry.rel,
+                to_format=fmt,
+                page=entry.page,
+                xref_file=xref_file,
+                xref_digest=xref_digest,
+            )
+
+        formats = ("html", "pdf") if to == "all" else (to,)
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            n = len(docs)
+            html_jobs = (
+                [pool.submit(convert, i, "html", "page") for i in range(n)]
+                if "html" in formats
+                else []
+            )
+            pdf_jobs = (
+                [
+                    (
+                        pool.submit(convert, i, "typst", "book"),
+                        pool.submit(convert, i, "typst", "handout"),
+                    )
+                    for i in range(n)
+                ]
+                if "pdf" in formats
+                else []
+            )
+            html_bodies = [job.result() for job in html_jobs]
+            typst_bodies = [(a.result(), b.result()) for a, b in pdf_jobs]
+        if "pdf" in formats:
+            chapters = [
+                PdfChapter(entry, book, handout)
+                for entry, (book, handout) in zip(project.chapters, typst_bodies, strict=True)
+            ]
+            back_matter = ""
+            if all_cites and not has_refs_page:
+                refs_ast, _ = number_chapter(runner, _REFS_MD, "references", "", False)
+                back_matter = resolve_chapter(
+                    runner,
+                    _with_meta(refs_ast, nocite=all_cites),
+                    name="references",
+                    to_format="typst",
+                    page="references.html",
+                    xref_file=xref_file,
+                    xref_digest=xref_digest,
+                )
+            pdf_memo = MemoStore(cache_root, "pdf")
+            summary.pdf, summary.handouts = write_pdfs(
+                project, chapters, build, pdf_memo, assets_digest, back_matter
+            )
+            pdf_memo.prune()
+            log(f"pdf: {project.pdf_name} and {len(chapters)} handouts")
+        if "html" in formats:
+            pages = [
+                SitePage(entry, index.number, index.title or entry.rel, body, index.toc)
+                for entry, index, body in zip(project.chapters, indexes, html_bodies, strict=True)
+            ]
+            pdf_link = project.pdf_name if "pdf" in formats else None
+            summary.pages = write_site(project, pages, build, pdf_link)
+            log(f"html: {len(pages)} pages")
+        memo.prune()
+        _swap(build, out, to, project.pdf_name)
+    except BaseException:
+        shutil.rmtree(build, ignore_errors=True)
+        raise
+    summary.pages = [out / p.relative_to(build) for p in summary.pages]
+    if summary.pdf is not None:
+        summary.pdf = out / summary.pdf.relative_to(build)
+        summary.handouts = [out / p.relative_to(build) for p in summary.handouts]
+    summary.seconds = time.perf_counter() - start
+    return summary
