@@ -221,31 +221,32 @@ def test_interaction_delta_se_valeri_vanderweele(interaction_case):
 @contextlib.contextmanager
 def _legacy_seed(seed: int):
     """statsmodels Mediation draws from numpy's global generator: seed it, then restore it."""
-    state = np.random.get_state()
-    np.random.seed(seed)
+    state = np.random.get_state()  # noqa: NPY002 - statsmodels uses the legacy global
+    np.random.seed(seed)  # noqa: NPY002
     try:
         yield
     finally:
-        np.random.set_state(state)
+        np.random.set_state(state)  # noqa: NPY002
 
 
 STATSMODELS_CASES = {
-    # name: (frame factory, mediator family, outcome family, interaction, tolerance)
+    # name: (frame factory, mediator family, outcome family, interaction)
     "linear_interaction": (
-        lambda: simulate.simulate_interaction(seed=3, n=1500), "gaussian", "gaussian", True, 0.03
+        lambda: simulate.simulate_interaction(seed=3, n=1500), "gaussian", "gaussian", True
     ),
     "binary_binary": (
-        lambda: simulate.simulate_binary(seed=5, n=2000), "binomial", "binomial", True, 0.01
+        lambda: simulate.simulate_binary(seed=5, n=2000), "binomial", "binomial", True
     ),
     "binary_mediator": (
         lambda: simulate.simulate_binary_mediator_continuous_outcome(seed=5, n=1500),
-        "binomial", "gaussian", True, 0.03,
+        "binomial", "gaussian", True,
     ),
     "continuous_mediator_logit_outcome": (
         lambda: _continuous_mediator_binary_outcome(seed=8, n=2000),
-        "gaussian", "binomial", False, 0.01,
+        "gaussian", "binomial", False,
     ),
 }
+STATSMODELS_REPS = 50
 
 
 def _continuous_mediator_binary_outcome(seed: int, n: int) -> pd.DataFrame:
@@ -260,8 +261,9 @@ def _continuous_mediator_binary_outcome(seed: int, n: int) -> pd.DataFrame:
 @pytest.mark.parametrize("case", sorted(STATSMODELS_CASES))
 def test_point_estimates_agree_with_statsmodels_mediation(case):
     """statsmodels' ACME/ADE (control, treated) = our nie0/nie1/nde0/nde1; its numbers are
-    Monte Carlo means over parametric draws, so agreement is to its simulation error."""
-    factory, fam_m, fam_y, interaction, tol = STATSMODELS_CASES[case]
+    Monte Carlo means over parametric draws, so agreement is to its simulation error
+    (here 4 x SE / sqrt(draws): about 0.01 on the risk-difference scale)."""
+    factory, fam_m, fam_y, interaction = STATSMODELS_CASES[case]
     frame = factory()
     families = {"gaussian": sm.families.Gaussian(), "binomial": sm.families.Binomial()}
     rhs = "treatment * mediator + x" if interaction else "treatment + mediator + x"
@@ -269,7 +271,7 @@ def test_point_estimates_agree_with_statsmodels_mediation(case):
     mediator_model = smf.glm("mediator ~ treatment + x", frame, family=families[fam_m])
     with _legacy_seed(17):
         fitted = Mediation(outcome_model, mediator_model, "treatment", "mediator").fit(
-            n_rep=200, method="parametric"
+            n_rep=STATSMODELS_REPS, method="parametric"
         )
     theirs = fitted.summary()["Estimate"]
     res = medbook.mediate(
@@ -278,7 +280,8 @@ def test_point_estimates_agree_with_statsmodels_mediation(case):
     pairs = {"nie0": "ACME (control)", "nie1": "ACME (treated)", "nde0": "ADE (control)",
              "nde1": "ADE (treated)", "te": "Total effect"}
     diffs = {ours: abs(res[ours] - theirs[label]) for ours, label in pairs.items()}
-    assert max(diffs.values()) < tol, diffs
+    tol = 4 * res.to_frame()["std_error"].max() / np.sqrt(STATSMODELS_REPS) + 1e-3
+    assert max(diffs.values()) < tol, (diffs, tol)
 
 
 # --- g-formula integrals checked by brute force --------------------------------------------

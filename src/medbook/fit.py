@@ -36,8 +36,11 @@ __all__ = [
 
 Family = Literal["linear", "logit", "probit"]
 
-# |eta| beyond which a fitted probability is numerically 0 or 1 (about 2e-16 away).
-_ETA_SEPARATION = {"logit": 36.0, "probit": 8.2}
+# A correctly fitted row with |eta| beyond 36 has a probability within ~1e-16 of 0 or 1:
+# its contribution to the likelihood has vanished, as under (quasi-)separation.
+_ETA_DEGENERATE = 36.0
+# Under separation Newton's method does not converge and |eta| grows past these values.
+_ETA_DIVERGING = {"logit": 15.0, "probit": 8.0}
 _MAX_ITER = 60
 # Newton's method converges quadratically: after a step of size s the remaining
 # error is O(s^2), so a step below 1e-6 leaves an error near 1e-12.
@@ -374,13 +377,13 @@ def fit_glm(
         active &= ~newly & solved
         if not active.any():
             break
-    extreme = np.zeros(b, dtype=bool)
+    largest = np.full(b, -np.inf)
     for rows, w in weights.chunks(per_row_values=1):
         fitted = (2.0 * y[rows] - 1.0) * (beta @ xs[rows].T)
-        extreme |= np.any((w > 0) & (fitted > _ETA_SEPARATION[family]), axis=1)
-    # Newton steps stay O(1) while coefficients diverge, so a separated fit never
-    # converges; fitted probabilities at 0 or 1 tell separation from slow convergence.
-    separated = ~converged & extreme
+        largest = np.maximum(largest, np.max(np.where(w > 0, fitted, -np.inf), axis=1))
+    # Separation drives some fitted probabilities to 0 or 1 while the coefficients
+    # diverge: either the iterations stall on vanished contributions or never converge.
+    separated = (largest > _ETA_DEGENERATE) | (~converged & (largest > _ETA_DIVERGING[family]))
     a = _back_transform(shift, scale, const)
     coef = beta @ a.T
     cov = None

@@ -11,10 +11,12 @@ import matplotlib as _medbook_mpl
 from IPython import get_ipython as _medbook_get_ipython
 from IPython.display import display as _medbook_display
 
-_medbook_mpl.use("module://matplotlib_inline.backend_inline")
 _medbook_mpl.rcParams["svg.hashsalt"] = "medbook"
 _medbook_mpl.rcParams["svg.fonttype"] = "path"
 _medbook_ip = _medbook_get_ipython()
+# Inline backend: pyplot figures are shown at the end of a cell, and Figure objects
+# (also ones made without pyplot) are displayed through the formatters set below.
+_medbook_ip.run_line_magic("matplotlib", "inline")
 _medbook_ip.run_line_magic("config", "InlineBackend.figure_formats = ['svg', 'png']")
 _medbook_ip.run_line_magic(
     "config", "InlineBackend.print_figure_kwargs = {'bbox_inches': 'tight', 'dpi': 144}"

@@ -199,7 +199,8 @@ def execute_document(
         record_timing=False,
         resources={"metadata": {"path": str(cwd)}},
     )
-    env = {**os.environ, "SOURCE_DATE_EPOCH": "0", "PYTHONHASHSEED": "0", "MPLBACKEND": "agg"}
+    env = {**os.environ, "SOURCE_DATE_EPOCH": "0", "PYTHONHASHSEED": "0"}
+    env.pop("MPLBACKEND", None)
     try:
         client.execute(env=env, cwd=str(cwd))
     except (CellExecutionError, DeadKernelError, TimeoutError) as err:
