@@ -80,6 +80,7 @@ def test_parquet(tmp_path):
         ("latin1.csv", b"a,b\n1,caf\xe9\n", "not UTF-8"),
         ("binary.csv", b"a,b\x00\x01\n", "binary"),
         ("sheet.csv", b"PK\x03\x04rest", "spreadsheet"),
+        ("packed.csv", b"\x1f\x8b\x08\x00rest", "gzip-compressed"),
         ("pq.csv", b"PAR1....", "Parquet file"),
         ("fake.parquet", "a,b\n1,2\n", "not a Parquet file"),
         ("data.xlsx", "a,b\n1,2\n", "unsupported extension"),

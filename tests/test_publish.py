@@ -297,3 +297,11 @@ def test_quarto_engine_missing(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_render_book_bad_arguments(kw: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         render_book(FIXTURE, quiet=True, **kw)
+
+
+def test_unwritable_output_dir_fails_before_executing(tmp_path: Path) -> None:
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("not a folder")
+    with pytest.raises(RenderError, match="cannot write the output folder"):
+        render_book(FIXTURE, engine="builtin", output_dir=blocker / "site", quiet=True)
+    assert not (FIXTURE / ".medbook-cache").exists()

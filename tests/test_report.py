@@ -268,3 +268,16 @@ def test_strict_undefined_raises(linear_result):
 def test_templates_found_from_any_cwd(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert (template_dir() / "memo.md.j2").is_file()
+
+
+def test_book_usage_without_study_file(linear_result):
+    from medbook.report import summarize_sensitivity
+
+    sens, curve, robustness = summarize_sensitivity(linear_result)
+    assert sens.available and curve is not None and robustness is not None
+    assert sens.rho_zero == pytest.approx(curve.zero_crossing["nie1"])
+    ctx = build_context(linear_result, None, sens)
+    memo = render_memo_markdown(ctx)
+    assert "Through mediator, treatment increased outcome" in memo
+    assert f"rho = {sens.rho_zero:.2f}" in memo
+    assert "Bias-formula check:" in memo

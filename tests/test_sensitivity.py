@@ -169,6 +169,9 @@ def test_continuous_zero_crossing_is_residual_correlation(linear_res):
     ey = d.outcome - x @ np.linalg.lstsq(x, d.outcome, rcond=None)[0]
     curve = sens.rho(linear_res)
     assert curve.zero_crossing["nie1"] == pytest.approx(np.corrcoef(em, ey)[0, 1], abs=1e-10)
+    assert curve.grid_crossing()["nie1"] == pytest.approx(
+        round(curve.zero_crossing["nie1"] / 0.05) * 0.05
+    )
     r0 = curve.zero_crossing["nie1"]
     assert curve.r2_star_product["nie1"] == pytest.approx(r0**2)
     assert curve.r2_tilde_product["nie1"] == pytest.approx(
@@ -227,6 +230,16 @@ def test_curve_at_true_rho_recovers_truth(kind, interaction):
         assert abs(at_truth["estimate"] - truth[key]) < 4 * se + 2e-3, key
     # and the naive estimate was clearly biased
     assert naive_error > 0.02
+
+
+def test_binary_outcome_crossing_is_the_implied_error_correlation():
+    """Without interaction the probit-outcome NIE vanishes at rho12 = s g / sqrt(1 + s^2 g^2)."""
+    df, _ = _latent_data("bo", 0.2, 3000, seed=6)
+    res = _fit(df, "bo")
+    x = res.mediator_fit.sigma[0] * res.outcome_fit.coef[0][2]
+    curve = sens.rho(res, grid=[-0.5, 0, 0.5])
+    assert curve.zero_crossing["nie0"] == pytest.approx(x / np.sqrt(1 + x * x), abs=1e-5)
+    assert any("medsens" in note for note in curve.notes)
 
 
 def test_zero_crossing_is_a_root_of_the_curve():

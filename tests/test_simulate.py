@@ -124,8 +124,8 @@ def test_post_treatment_truth_is_analytic():
 
 
 def test_binary_mediator_truth_by_quadrature():
-    """X ~ N(0,1): E[Y(t, M(t'))] = 1 + 0.5 t + 0.5 X-mean + (1.5 + 0.6 t) E[expit(-0.3 + t' + 0.6 X)],
-    integrated here with 80-node Gauss-Hermite quadrature."""
+    """X ~ N(0,1): E[Y(t, M(t'))] = 1 + 0.5 t + (1.5 + 0.6 t) E[expit(-0.3 + t' + 0.6 X)],
+    the expectation integrated here with 80-node Gauss-Hermite quadrature."""
     z, w = np.polynomial.hermite.hermgauss(80)
     x, w = np.sqrt(2.0) * z, w / np.sqrt(np.pi)
 

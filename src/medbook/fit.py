@@ -356,20 +356,25 @@ def fit_glm(
     active = np.ones(b, dtype=bool)
     gram0 = None
     for iteration in range(max_iter):
-        info = np.zeros((b, p * p))
-        score = np.zeros((b, p))
+        todo = np.flatnonzero(active)  # converged replicates are not iterated again
+        info = np.zeros((todo.size, p * p))
+        score = np.zeros((todo.size, p))
         for rows, w in weights.chunks(per_row_values=p):
             xc = xs[rows]
-            s, i = _score_info(family, beta @ xc.T, y[rows])
-            score += (w * s) @ xc
             outer = _outer_rows(xc)
-            info += (w * i) @ outer
+            w_todo = w if todo.size == b else w[todo]
+            s, i = _score_info(family, beta[todo] @ xc.T, y[rows])
+            score += (w_todo * s) @ xc
+            info += (w_todo * i) @ outer
             if iteration == 0 and b == 1:
                 gram0 = (gram0 if gram0 is not None else 0) + w @ outer
         if iteration == 0 and b == 1:
             _check_rank(gram0.reshape(p, p), names)
-        step, solved = _solve(info.reshape(b, p, p), score)
-        step = np.where(active[:, None] & solved[:, None], step, 0.0)
+        step_todo, solved_todo = _solve(info.reshape(todo.size, p, p), score)
+        step = np.zeros((b, p))
+        solved = np.ones(b, dtype=bool)
+        step[todo] = np.where(solved_todo[:, None], step_todo, 0.0)
+        solved[todo] = solved_todo
         beta = beta + step
         size = np.max(np.abs(step), axis=1) / (1.0 + np.max(np.abs(beta), axis=1))
         newly = active & solved & (size < _TOL)

@@ -96,6 +96,8 @@ def read_table(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> pd.DataFram
                         f"use one of {allowed}")
     if is_parquet_bytes:
         raise DataError(f"data file {name!r} is a Parquet file; rename it to .parquet")
+    if head.startswith(b"\x1f\x8b"):
+        raise DataError(f"data file {name!r} is gzip-compressed; decompress it first")
     if head.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):
         raise DataError(f"data file {name!r} is a spreadsheet/zip file, not delimited text; "
                         "export it as CSV")

@@ -35,6 +35,7 @@ from .report import (
     build_context,
     render_memo_markdown,
     render_report_markdown,
+    summarize_sensitivity,
     template_environment,
 )
 from .results import MediationResult
@@ -127,7 +128,7 @@ def build_memo(
             _note(f"dropped {res.data.n_dropped} row(s) with missing values (--drop-missing)")
         bar.update()
         bar.set_postfix_str("sensitivity")
-        sens, sens_detail = _sensitivity(res)
+        sens, sens_detail, robustness = summarize_sensitivity(res)
         bar.update()
         bar.set_postfix_str("diagnostics")
         diag_warnings, balance, diag_detail = _diagnostics(res)
@@ -172,7 +173,7 @@ def build_memo(
         if "json" in wanted:
             results = _results(
                 res, study, plain, data_sha256, drop_missing, wanted, sens, sens_detail,
-                diag_detail,
+                robustness, diag_detail,
             )
             text = json.dumps(results, indent=2, ensure_ascii=False, allow_nan=False)
             (tmp / "results.json").write_text(text + "\n", encoding="utf-8")
@@ -195,25 +196,6 @@ def build_memo(
 
 
 # --- analysis steps -------------------------------------------------------------------------
-
-def _sensitivity(res: MediationResult) -> tuple[SensitivitySummary, Any]:
-    """Correlation-of-errors sensitivity of NIE(1), plus the bias-formula robustness value."""
-    from . import sensitivity
-
-    try:
-        curve = sensitivity.rho(res)
-    except MedbookError as err:
-        return SensitivitySummary(available=False, note=_one_line(err)), None
-    rho_zero = curve.zero_crossing.get("nie1")
-    return SensitivitySummary(
-        available=True,
-        rho_zero=None if rho_zero is None else float(rho_zero),
-        rho_ci_zero=curve.ci_covers_zero_from().get("nie1"),
-        r2_star=curve.r2_star_product.get("nie1"),
-        r2_tilde=curve.r2_tilde_product.get("nie1"),
-        note=" ".join(curve.notes),
-    ), curve
-
 
 def _diagnostics(res: MediationResult) -> tuple[list[str], list[dict[str, Any]], Any]:
     """Warnings, covariate balance rows and the full diagnostics object."""
@@ -311,6 +293,7 @@ def _results(
     formats: Iterable[str],
     sens: SensitivitySummary,
     curve: Any,
+    robustness: Any,
     diag: Any,
 ) -> dict[str, Any]:
     """Everything computed, plus the exact inputs, as a JSON-safe dict."""
@@ -341,6 +324,7 @@ def _results(
             "robustness_value": sens.robustness_value,
             "note": sens.note,
             "curve": curve.to_dict() if curve is not None else None,
+            "robustness": robustness.to_dict() if robustness is not None else None,
         },
         "diagnostics": diag.to_dict() if diag is not None else None,
         "wording": {

@@ -33,6 +33,7 @@ from markupsafe import Markup
 from .convert import escape_markdown
 from .errors import RenderError
 from .results import MediationResult
+from .study import Role, Study
 
 __all__ = [
     "FIGURE_KEYS",
@@ -51,6 +52,7 @@ __all__ = [
     "render_report_markdown",
     "robustness_level",
     "sensitivity_sentence",
+    "summarize_sensitivity",
     "template_dir",
     "template_environment",
 ]
@@ -301,8 +303,8 @@ class SensitivitySummary:
     robustness_value : float or None
         Bias-formula robustness value (smallest confounding strength moving the
         interval's limit to zero), if computed.
-    robustness_label : str
-        What ``robustness_value`` measures, in words.
+    robustness_sentence : str
+        medbook's own sentence explaining ``robustness_value`` (no user text).
     note : str
         Why the analysis is unavailable, or a caveat it carries.
     """
@@ -313,7 +315,7 @@ class SensitivitySummary:
     r2_star: float | None = None
     r2_tilde: float | None = None
     robustness_value: float | None = None
-    robustness_label: str = ""
+    robustness_sentence: str = ""
     note: str = ""
 
 
@@ -358,12 +360,50 @@ def sensitivity_sentence(
             f"{_num(sens.rho_ci_zero, 2)} on"
         )
     sentence = "; ".join(parts) + "."
-    if sens.robustness_value is not None and _finite(sens.robustness_value):
-        sentence += (
-            f" The bias-formula robustness value is {_num(sens.robustness_value, 2)}"
-            f"{' (' + sens.robustness_label + ')' if sens.robustness_label else ''}."
-        )
+    if sens.robustness_sentence:
+        sentence += f" Bias-formula check: {sens.robustness_sentence}"
     return sentence
+
+
+def summarize_sensitivity(res: MediationResult) -> tuple[SensitivitySummary, Any, Any]:
+    """Run the sensitivity analyses of NIE(1) and collect the numbers the report quotes.
+
+    Parameters
+    ----------
+    res : MediationResult
+
+    Returns
+    -------
+    (SensitivitySummary, RhoSensitivity or None, Robustness or None)
+        The summary, and the full results (for figures and ``results.json``).
+    """
+    from . import sensitivity
+    from .errors import MedbookError
+
+    try:
+        robustness = sensitivity.robustness_value(res, "nie1")
+    except MedbookError:
+        robustness = None
+    extra = {}
+    if robustness is not None and _finite(robustness.value):
+        extra = {"robustness_value": float(robustness.value),
+                 "robustness_sentence": robustness.sentence}
+    try:
+        curve = sensitivity.rho(res)
+    except MedbookError as err:
+        note = " ".join(str(err).split())
+        return SensitivitySummary(available=False, note=note, **extra), None, robustness
+    rho_zero = curve.zero_crossing.get("nie1")
+    summary = SensitivitySummary(
+        available=True,
+        rho_zero=None if rho_zero is None else float(rho_zero),
+        rho_ci_zero=curve.ci_covers_zero_from().get("nie1"),
+        r2_star=curve.r2_star_product.get("nie1"),
+        r2_tilde=curve.r2_tilde_product.get("nie1"),
+        note=" ".join(curve.notes),
+        **extra,
+    )
+    return summary, curve, robustness
 
 
 def recommendation(
@@ -481,9 +521,20 @@ def _model_name(family: str, role: str) -> str:
     }[family]
 
 
+def _study_from_result(res: MediationResult) -> Study:
+    spec = res.spec
+    return Study(
+        path=Path("."), data=Path("."),
+        treatment=Role(spec.treatment, spec.treatment),
+        mediator=Role(spec.mediator, spec.mediator),
+        outcome=Role(spec.outcome, spec.outcome),
+        covariates=tuple(spec.covariates),
+    )
+
+
 def build_context(
     res: MediationResult,
-    study: Any,
+    study: Study | None,
     sensitivity: SensitivitySummary,
     *,
     diagnostics_warnings: Sequence[str] = (),
@@ -497,10 +548,9 @@ def build_context(
     ----------
     res : MediationResult
         The analysis.
-    study : medbook.study.Study
-        Labels, question and options (anything with ``treatment``, ``mediator``,
-        ``outcome`` roles with ``.label`` plus ``question``, ``title``,
-        ``population`` and ``randomized``).
+    study : medbook.study.Study or None
+        Labels, question and options; None uses the column names as labels
+        (as in the book, where no study file exists).
     sensitivity : SensitivitySummary
         Numbers from the sensitivity analysis.
     diagnostics_warnings : sequence of str
@@ -517,6 +567,8 @@ def build_context(
     dict
         Strings are safe for the target format; ``raw`` entries hold the numbers.
     """
+    if study is None:
+        study = _study_from_result(res)
     labels = {
         role: escape(getattr(study, role).label) for role in ("treatment", "mediator", "outcome")
     }

@@ -166,6 +166,14 @@ class RhoSensitivity:
             raise KeyError(f"rho = {rho_value} is not on the grid")
         return {str(r.estimand): float(r.estimate) for r in rows.itertuples()}
 
+    def grid_crossing(self) -> dict[str, float]:
+        """Grid value of ``rho`` where ``|estimate|`` is smallest (what ``medsens`` prints)."""
+        out = {}
+        for key in SENSITIVITY_ESTIMANDS:
+            rows = self.table[self.table["estimand"] == key]
+            out[key] = float(rows["rho"].iloc[int(np.argmin(np.abs(rows["estimate"])))])
+        return out
+
     def ci_covers_zero_from(self) -> dict[str, float | None]:
         """Smallest ``|rho|`` on the grid at which the confidence band contains zero."""
         out: dict[str, float | None] = {}
@@ -216,6 +224,7 @@ class RhoSensitivity:
             {
                 "curve": _frame_records(self.table),
                 "zero_crossing": self.zero_crossing,
+                "zero_crossing_on_grid": self.grid_crossing(),
                 "crossings": self.crossings,
                 "r2_star_product": self.r2_star_product,
                 "r2_tilde_product": self.r2_tilde_product,
@@ -432,6 +441,7 @@ class _Latent:
     """
 
     p: _Problem
+    failed: list[float]
 
     def parameters(self, rho_value: float) -> tuple[np.ndarray, np.ndarray]:
         raise NotImplementedError
@@ -462,9 +472,17 @@ class _Latent:
 
     def curve(self, rho_values: np.ndarray, z: float) -> dict[str, tuple[np.ndarray, ...]]:
         cols: dict[str, list[list[float]]] = {k: [[], [], []] for k in SENSITIVITY_ESTIMANDS}
+        self.failed: list[float] = []
         for r in rho_values:
-            theta, cov = self.parameters(float(r))
-            est, grad = self.gradients(theta, float(r))
+            try:
+                theta, cov = self.parameters(float(r))
+                est, grad = self.gradients(theta, float(r))
+            except FitError:
+                self.failed.append(float(r))
+                for key in SENSITIVITY_ESTIMANDS:
+                    for col in cols[key]:
+                        col.append(float("nan"))
+                continue
             for key in SENSITIVITY_ESTIMANDS:
                 g = grad[key]
                 se = math.sqrt(max(float(g @ cov @ g), 0.0))
@@ -474,10 +492,10 @@ class _Latent:
         return {k: tuple(np.asarray(c) for c in v) for k, v in cols.items()}
 
     def crossings(self, known: dict[float, dict[str, float]]) -> dict[str, list[float]]:
-        values = dict(known)
+        values = {r: v for r, v in known.items() if all(map(math.isfinite, v.values()))}
         for side in (-1.0, 1.0):
             for edge in (side * _SEARCH_EDGE, side * 0.95):
-                if edge in values or abs(edge) <= max(map(abs, known)):
+                if edge in values or abs(edge) <= max(map(abs, values), default=0.0):
                     break
                 try:
                     values[edge] = self.point(edge)
@@ -493,13 +511,13 @@ class _Latent:
                 if f_lo == 0.0:
                     roots.append(lo)
                 elif f_lo * f_hi < 0:
-                    roots.append(
-                        float(
-                            optimize.brentq(
-                                lambda r, k=key: self.point(r)[k], lo, hi, xtol=1e-6
-                            )
+                    try:
+                        root = optimize.brentq(
+                            lambda r, k=key: self.point(r)[k], lo, hi, xtol=1e-7
                         )
-                    )
+                    except FitError:
+                        continue
+                    roots.append(float(root))
             out[key] = sorted(set(roots))
         return out
 
@@ -545,9 +563,15 @@ class _BinaryMediator(_Latent):
         big_c = float(np.sum(w * rl * rl))
         dof = p.n - p.xy.shape[1]
         quad = dof - rho_value**2 * big_c
-        sigma = (-rho_value * big_b + math.sqrt((rho_value * big_b) ** 2 + quad * big_a)) / quad
+        disc = (rho_value * big_b) ** 2 + quad * big_a
+        if quad <= 0 or disc < 0:
+            raise FitError(f"the outcome-model fixed point has no solution at rho = {rho_value:.3f}")
+        sigma = (-rho_value * big_b + math.sqrt(disc)) / quad
         coef = coef_y - sigma * rho_value * coef_l
         return coef, sigma**2 * inv
+
+    def point_theta(self, rho_value: float) -> np.ndarray:
+        return np.concatenate([self.p.a, self.solve(self.p.a, rho_value)[0]])
 
     def parameters(self, rho_value: float) -> tuple[np.ndarray, np.ndarray]:
         p = self.p
@@ -949,6 +973,12 @@ def rho(
             for i, r in enumerate(rho_values)
         }
         crossings = engine.crossings(known)
+        if engine.failed:
+            notes.append(
+                "The model could not be re-estimated at rho = "
+                + ", ".join(f"{r:.2f}" for r in engine.failed)
+                + " (numerically degenerate); those rows are left empty."
+            )
     r2_m, r2_y = engine.r2()
     table = pd.concat(
         [

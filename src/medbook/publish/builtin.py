@@ -35,6 +35,14 @@ __all__ = ["render_builtin"]
 CACHE_DIR = ".medbook-cache"
 _H1 = re.compile(r"^#\s+.*?(\{(?P<attrs>[^}]*)\})?\s*$", flags=re.MULTILINE)
 _REFS_MD = "# References {.unnumbered}\n\n::: {#refs}\n:::\n"
+# A chapter's own bibliography (web page, handout): "## References" and the refs div.
+_REFS_BLOCKS = [
+    {
+        "t": "Header",
+        "c": [2, ["chapter-references", ["unnumbered"], []], [{"t": "Str", "c": "References"}]],
+    },
+    {"t": "Div", "c": [["refs", [], []], []]},
+]
 
 Log = Callable[[str], None]
 
@@ -231,6 +239,18 @@ def _swap(build: Path, out: Path, to: str, pdf_name: str) -> None:
     shutil.rmtree(build, ignore_errors=True)
 
 
+def _build_dir(out: Path) -> Path:
+    """A fresh, empty folder next to ``out`` to build the site in."""
+    build = out.parent / f".{out.name}.building-{os.getpid()}"
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(build, ignore_errors=True)
+        build.mkdir()
+    except OSError as err:
+        raise RenderError(f"cannot write the output folder {out}: {err.strerror}") from err
+    return build
+
+
 def render_builtin(
     project: BookProject,
     *,
@@ -251,6 +271,8 @@ def render_builtin(
             raise RenderError(f"cannot read {entry.rel}: {err}") from err
         docs.append(parse_qmd(text, entry.rel))
     numbers = chapter_numbers(project.chapters, docs)
+    build = _build_dir(out)
+    build.rmdir()  # checked writable before the (long) execution; re-created below
     sources, executed, cached = _execute_all(project, docs, fresh, package_dir, jobs, log)
 
     cache_root = project.root / CACHE_DIR
@@ -280,13 +302,7 @@ def render_builtin(
     all_cites = sorted({key for index in indexes for key in index.cites})
     has_refs_page = any(index.has_refs for index in indexes)
 
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        build = out.parent / f".{out.name}.building-{os.getpid()}"
-        shutil.rmtree(build, ignore_errors=True)
-        build.mkdir()
-    except OSError as err:
-        raise RenderError(f"cannot write the output folder {out}: {err.strerror}") from err
+    build = _build_dir(out)
     summary = RenderSummary(engine="builtin", output_dir=out, executed=executed, cached=cached)
     try:
         assets: dict[str, bytes] = {}
@@ -309,8 +325,9 @@ def render_builtin(
             if variant == "book" and not index.has_refs:
                 ast = _with_meta(asts[i], suppress_bibliography=True)
             else:
-                title = None if index.has_refs else "References"
-                ast = _with_meta(asts[i], reference_section_title=title, nocite=nocite)
+                ast = _with_meta(asts[i], nocite=nocite)
+                if index.cites and not index.has_refs:
+                    ast["blocks"] += _REFS_BLOCKS
             return resolve_chapter(
                 runner,
                 ast,
@@ -373,7 +390,8 @@ def render_builtin(
             pdf_link = project.pdf_name if "pdf" in formats else None
             summary.pages = write_site(project, pages, build, pdf_link)
             log(f"html: {len(pages)} pages")
-        memo.prune()
+        if to == "all":
+            memo.prune()
         _swap(build, out, to, project.pdf_name)
     except BaseException:
         shutil.rmtree(build, ignore_errors=True)
