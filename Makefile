@@ -39,6 +39,7 @@ lint: setup
 	$(VENV)/bin/ruff check .
 
 bench: setup
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
 	$(PY) bench/bench_engine.py
 
 bench-render: setup

@@ -17,29 +17,36 @@ import tempfile
 import time
 from pathlib import Path
 
+from medbook.errors import MedbookError
 from medbook.publish import render_book
 
 ROOT = Path(__file__).resolve().parent.parent
-SKIP = shutil.ignore_patterns("_book", "_freeze", ".medbook-cache", ".venv", ".git", "out", "bench")
+# What a copy of the repository needs to render the book (the package is installed).
+SKIP = shutil.ignore_patterns(
+    "_book", "_freeze", ".medbook-cache", ".quarto", ".venv", ".git", "out", "__pycache__"
+)
+NOT_BOOK = {"src", "tests", "bench", ".ci", "templates"}
 
 
-def _copy(source: Path, target: Path) -> Path:
-    if source == ROOT:
-        target.mkdir(parents=True)
-        for name in ("_quarto.yml", "index.qmd", "references.bib"):
-            if (source / name).exists():
-                shutil.copy2(source / name, target / name)
-        for folder in ("chapters", "data", "examples", "images", "figures"):
-            if (source / folder).is_dir():
-                shutil.copytree(source / folder, target / folder, ignore=SKIP)
+def copy_book(source: Path, target: Path) -> Path:
+    """Copy a book project without outputs, caches or (for the repository) the code."""
+    if source != ROOT:
+        shutil.copytree(source, target, ignore=SKIP)
         return target
-    shutil.copytree(source, target, ignore=SKIP)
+    target.mkdir(parents=True)
+    for item in source.iterdir():
+        if item.name in NOT_BOOK or SKIP(str(source), [item.name]):
+            continue
+        if item.is_dir():
+            shutil.copytree(item, target / item.name, ignore=SKIP)
+        else:
+            shutil.copy2(item, target / item.name)
     return target
 
 
 def bench(name: str, source: Path, workdir: Path) -> tuple[float, float]:
     """Cold and warm render times of one book, in seconds."""
-    project = _copy(source, workdir / name)
+    project = copy_book(source, workdir / name)
     start = time.perf_counter()
     cold = render_book(project, to="all", engine="builtin", quiet=True)
     cold_s = time.perf_counter() - start
@@ -64,10 +71,15 @@ def main() -> int:
     books = [("fixture", ROOT / "tests" / "fixtures" / "book")]
     if not args.fixture_only and (ROOT / "_quarto.yml").is_file():
         books.append(("book", ROOT))
+    status = 0
     with tempfile.TemporaryDirectory(prefix="medbook-bench-") as tmp:
         for name, source in books:
-            bench(name, source, Path(tmp))
-    return 0
+            try:
+                bench(name, source, Path(tmp))
+            except MedbookError as err:
+                print(f"{name:<8} failed: {err}")
+                status = 1
+    return status
 
 
 if __name__ == "__main__":

@@ -97,6 +97,7 @@ def test_html_features(rendered: tuple[Path, RenderSummary]) -> None:
     assert "this cell is never run" in methods and "RuntimeError:" not in methods
     assert "Generated <strong>markdown</strong> from a cell." in methods
     assert "hidden_value = 99" not in methods and ">99<" in methods.replace("\n", "")
+    assert "ValueError: an expected failure" in methods  # error: true keeps going
     assert "callout-caution" in methods and "callout-important" in methods
     assert '<table id="tbl-summary"' in results and "Table 3.1: Summary of values" in results
     assert "Table 3.2: Effects defined in the text" in results and "2.625" in results

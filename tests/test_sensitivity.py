@@ -409,3 +409,22 @@ def test_band_at_true_rho_covers_truth(kind):
         row = row[(row["rho"] == rho0) & (row["estimand"] == "nie1")].iloc[0]
         hits += row["ci_lower"] <= truth["nie1"] <= row["ci_upper"]
     assert 0.90 <= hits / reps <= 0.99
+
+
+def test_a_degenerate_rho_leaves_empty_rows_and_a_note(monkeypatch):
+    df, _ = _latent_data("bm", 0.0, 1500, seed=3)
+    res = _fit(df, "bm")
+    original = sens._BinaryMediator.solve
+
+    def fragile(self, a, rho_value):
+        if rho_value == 0.5:
+            raise sens.FitError("degenerate")
+        return original(self, a, rho_value)
+
+    monkeypatch.setattr(sens._BinaryMediator, "solve", fragile)
+    curve = sens.rho(res, grid=[-0.5, 0.0, 0.5])
+    frame = curve.to_frame()
+    assert frame[frame["rho"] == 0.5]["estimate"].isna().all()
+    assert frame[frame["rho"] == 0.0]["estimate"].notna().all()
+    assert any("0.50" in note for note in curve.notes)
+    json.dumps(curve.to_dict(), allow_nan=False)

@@ -15,10 +15,22 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from . import data, errors, simulate
+import importlib
+from typing import Any
+
+from . import data, diagnostics, errors, sensitivity, simulate
 from .errors import ConfigError, DataError, FitError, MedbookError, RenderError
 from .mediation import mediate
 from .results import MediationResult
+
+_LAZY = ("dags", "plots", "report")  # import graphviz / matplotlib / jinja2 only when used
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'medbook' has no attribute {name!r}")
+
 
 __all__ = [
     "ConfigError",
@@ -28,8 +40,13 @@ __all__ = [
     "MediationResult",
     "RenderError",
     "__version__",
+    "dags",
     "data",
+    "diagnostics",
     "errors",
     "mediate",
+    "plots",
+    "report",
+    "sensitivity",
     "simulate",
 ]

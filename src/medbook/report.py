@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import jinja2
+import numpy as np
 from markupsafe import Markup
 
 from .convert import escape_markdown
@@ -390,7 +391,7 @@ def summarize_sensitivity(res: MediationResult) -> tuple[SensitivitySummary, Any
                  "robustness_sentence": robustness.sentence}
     try:
         curve = sensitivity.rho(res)
-    except MedbookError as err:
+    except (MedbookError, np.linalg.LinAlgError) as err:
         note = " ".join(str(err).split())
         return SensitivitySummary(available=False, note=note, **extra), None, robustness
     rho_zero = curve.zero_crossing.get("nie1")

@@ -166,12 +166,15 @@ class RhoSensitivity:
             raise KeyError(f"rho = {rho_value} is not on the grid")
         return {str(r.estimand): float(r.estimate) for r in rows.itertuples()}
 
-    def grid_crossing(self) -> dict[str, float]:
+    def grid_crossing(self) -> dict[str, float | None]:
         """Grid value of ``rho`` where ``|estimate|`` is smallest (what ``medsens`` prints)."""
-        out = {}
+        out: dict[str, float | None] = {}
         for key in SENSITIVITY_ESTIMANDS:
-            rows = self.table[self.table["estimand"] == key]
-            out[key] = float(rows["rho"].iloc[int(np.argmin(np.abs(rows["estimate"])))])
+            rows = self.table[(self.table["estimand"] == key) & self.table["estimate"].notna()]
+            out[key] = (
+                float(rows["rho"].iloc[int(np.argmin(np.abs(rows["estimate"])))])
+                if not rows.empty else None
+            )
         return out
 
     def ci_covers_zero_from(self) -> dict[str, float | None]:
@@ -494,8 +497,9 @@ class _Latent:
     def crossings(self, known: dict[float, dict[str, float]]) -> dict[str, list[float]]:
         values = {r: v for r, v in known.items() if all(map(math.isfinite, v.values()))}
         for side in (-1.0, 1.0):
+            reach = max((abs(r) for r in values if r * side > 0), default=0.0)
             for edge in (side * _SEARCH_EDGE, side * 0.95):
-                if edge in values or abs(edge) <= max(map(abs, values), default=0.0):
+                if abs(edge) <= reach:
                     break
                 try:
                     values[edge] = self.point(edge)
@@ -565,7 +569,7 @@ class _BinaryMediator(_Latent):
         quad = dof - rho_value**2 * big_c
         disc = (rho_value * big_b) ** 2 + quad * big_a
         if quad <= 0 or disc < 0:
-            raise FitError(f"the outcome-model fixed point has no solution at rho = {rho_value:.3f}")
+            raise FitError(f"the outcome model has no fixed point at rho = {rho_value:.3f}")
         sigma = (-rho_value * big_b + math.sqrt(disc)) / quad
         coef = coef_y - sigma * rho_value * coef_l
         return coef, sigma**2 * inv
@@ -861,7 +865,7 @@ class _BinaryBinary(_Latent):
 def _grid(grid: Sequence[float] | np.ndarray | None) -> np.ndarray:
     if grid is None:
         return _DEFAULT_GRID.copy()
-    values = np.unique(np.asarray(grid, dtype=float).ravel())
+    values = np.unique(np.round(np.asarray(grid, dtype=float).ravel(), 12))
     if values.size == 0 or not np.all(np.isfinite(values)) or np.any(np.abs(values) >= 1.0):
         raise ConfigError("rho grid must hold finite values strictly between -1 and 1")
     if not np.any(values == 0.0):
