@@ -17,10 +17,13 @@ import tempfile
 import time
 from pathlib import Path
 
+import medbook
 from medbook.errors import MedbookError
 from medbook.publish import render_book
+from medbook.publish.cache import package_hash
 
 ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = Path(medbook.__file__).resolve().parent
 # What a copy of the repository needs to render the book (the package is installed).
 SKIP = shutil.ignore_patterns(
     "_book", "_freeze", ".medbook-cache", ".quarto", ".venv", ".git", "out", "__pycache__"
@@ -47,6 +50,7 @@ def copy_book(source: Path, target: Path) -> Path:
 def bench(name: str, source: Path, workdir: Path) -> tuple[float, float]:
     """Cold and warm render times of one book, in seconds."""
     project = copy_book(source, workdir / name)
+    digest = package_hash(PACKAGE)
     start = time.perf_counter()
     cold = render_book(project, to="all", engine="builtin", quiet=True)
     cold_s = time.perf_counter() - start
@@ -54,7 +58,12 @@ def bench(name: str, source: Path, workdir: Path) -> tuple[float, float]:
     warm = render_book(project, to="all", engine="builtin", quiet=True)
     warm_s = time.perf_counter() - start
     if warm.executed:
-        print(f"  warning: warm render re-executed {warm.executed}", file=sys.stderr)
+        changed = package_hash(PACKAGE) != digest
+        print(
+            f"  warning: warm render re-executed {warm.executed}"
+            + (" (src/medbook changed during the cold render)" if changed else ""),
+            file=sys.stderr,
+        )
     print(
         f"{name:<8} chapters={len(cold.executed) + len(cold.cached):>2}  "
         f"cold={cold_s:6.2f} s  warm={warm_s:5.2f} s  warm/cold={warm_s / cold_s:.3f}  "

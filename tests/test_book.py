@@ -27,7 +27,7 @@ _INLINE_CODE = re.compile(r"`[^`\n]*`")
 _FENCE = re.compile(r"^(`{3,}|~{3,}).*?^\1\s*$", re.MULTILINE | re.DOTALL)
 _BIB_KEY = re.compile(r"^@\w+\{([^,\s]+),", re.MULTILINE)
 # Helper functions a chapter may define: text formatting only, never estimation.
-ALLOWED_FUNCTIONS = {"as_subsections"}
+ALLOWED_FUNCTIONS = {"as_callout"}
 FORBIDDEN_CODE = (
     "statsmodels",
     "smf.",
@@ -290,8 +290,8 @@ def test_chapter_executes_cleanly_and_reproduces_the_notebook(
         arms = got["arms"]
         for i, arm in enumerate(("control", "treatment")):
             assert arms["accounts"][i] == want["arms"][arm]["n"]
-            assert round(arms["activation_rate"][i], 3) == want["arms"][arm]["activation_rate"]
-            assert round(arms["renewal_rate"][i], 3) == want["arms"][arm]["renewal_rate"]
+            assert round(arms["activation rate"][i], 3) == want["arms"][arm]["activation_rate"]
+            assert round(arms["renewal rate"][i], 3) == want["arms"][arm]["renewal_rate"]
     else:
         rows = source_tables["unmeasured_confounding"]["rows"]
         assert len(got) == len(rows)

@@ -175,6 +175,16 @@ def test_search_works_offline_from_files(site: tuple[str, Path], browser: object
     page.close()
 
 
+def test_collapsed_callout_opens(site: tuple[str, Path], browser: object) -> None:
+    base, _ = site
+    page = browser.new_page()  # type: ignore[attr-defined]
+    page.goto(base + "chapters/results.html")
+    assert not page.is_visible("text=The hidden answer is forty-two.")
+    page.click("summary:has-text('Exercise solution')")
+    assert page.is_visible("text=The hidden answer is forty-two.")
+    page.close()
+
+
 def test_phone_layout(site: tuple[str, Path], browser: object) -> None:
     base, _ = site
     page = browser.new_page()  # type: ignore[attr-defined]

@@ -4,7 +4,9 @@ For each data-generating process, many independent data sets are drawn; the shar
 95% intervals that contain the true estimand (from :func:`medbook.simulate.truth`, or from
 the exact integral written below for the process :mod:`medbook.simulate` does not provide)
 must be 95% up to Monte Carlo error: with R replications the standard error of a coverage
-of 0.95 is sqrt(0.95 * 0.05 / R) (1.5% for R = 200), so we accept 95% +- 3.5%.
+of 0.95 is sqrt(0.95 * 0.05 / R) (1.5% for R = 200), so we accept 95% +- 2.3 standard
+errors (+- 3.5% for R = 200), but never a band narrower than 93-97%. The cheap methods
+(delta, quasi-Bayes) use more replications and so get a tighter band.
 Each test is independent (pytest-xdist friendly) and prints its coverages.
 """
 
@@ -24,50 +26,46 @@ pytestmark = pytest.mark.slow
 
 REPLICATIONS = 200
 TARGETS = ("nie1", "nde0", "te")
-BAND = (0.915, 0.985)
 
 
 def _coverage(
-    draw: Callable[[int], pd.DataFrame], truth: dict, label: str, **options
+    draw: Callable[[int], pd.DataFrame], truth: dict, label: str, replications: int = REPLICATIONS,
+    **options,
 ) -> dict[str, float]:
     hits = {k: 0 for k in TARGETS}
-    for rep in range(REPLICATIONS):
+    for rep in range(replications):
         frame = draw(rep)
         res = medbook.mediate(frame, "treatment", "mediator", "outcome", seed=rep, **options)
         table = res.to_frame().set_index("estimand")
         for key in TARGETS:
             hits[key] += table.loc[key, "ci_lower"] <= truth[key] <= table.loc[key, "ci_upper"]
-    coverage = {k: v / REPLICATIONS for k, v in hits.items()}
-    print(f"\ncoverage {label} ({REPLICATIONS} replications): {coverage}")
-    return coverage
-
-
-def _assert_band(coverage: dict[str, float]) -> None:
+    coverage = {k: v / replications for k, v in hits.items()}
+    print(f"\ncoverage {label} ({replications} replications): {coverage}")
+    half_width = max(0.02, 2.3 * np.sqrt(0.95 * 0.05 / replications))
     for key, value in coverage.items():
-        assert BAND[0] <= value <= BAND[1], (key, value)
+        assert abs(value - 0.95) <= half_width + 1e-12, (key, value, replications)
+    return coverage
 
 
 def test_coverage_linear_bootstrap():
     """Linear mediator and outcome, all observed covariates, percentile bootstrap."""
     covariates = ["prior_usage", "account_value", "support_burden", "enterprise", "x"]
     truth = simulate.truth("linear")
-    cov = _coverage(
+    _coverage(
         lambda rep: simulate.simulate("linear", seed=10_000 + rep, n=600), truth,
         "linear / bootstrap", covariates=covariates, n_boot=300,
     )
-    _assert_band(cov)
 
 
 def test_coverage_binary_interaction_bootstrap():
     """The notebook's funnel: logit mediator and outcome with T x M interaction."""
     covariates = ["prior_usage", "account_complexity", "enterprise", "x"]
     truth = simulate.truth("binary")
-    cov = _coverage(
+    _coverage(
         lambda rep: simulate.simulate("binary", seed=20_000 + rep, n=1200), truth,
         "binary x binary with interaction / bootstrap", covariates=covariates,
         interaction=True, n_boot=200,
     )
-    _assert_band(cov)
 
 
 # Continuous mediator, logit outcome (medbook.simulate has no such process):
@@ -101,40 +99,36 @@ def _logit_outcome_truth() -> dict[str, float]:
 
 def test_coverage_continuous_mediator_logit_outcome_bootstrap():
     truth = _logit_outcome_truth()
-    cov = _coverage(
+    _coverage(
         lambda rep: _logit_outcome_draw(30_000 + rep, 800), truth,
         "continuous mediator, logit outcome / bootstrap", covariates=["x"], interaction=True,
         n_boot=200,
     )
-    _assert_band(cov)
 
 
 def test_coverage_binary_mediator_continuous_outcome_bootstrap():
     truth = simulate.truth("binary_mediator")
-    cov = _coverage(
+    _coverage(
         lambda rep: simulate.simulate("binary_mediator", seed=40_000 + rep, n=800), truth,
         "binary mediator, continuous outcome / bootstrap", covariates=["x"], interaction=True,
         n_boot=200,
     )
-    _assert_band(cov)
 
 
 def test_coverage_interaction_delta():
     """Continuous mediator and outcome with interaction, delta-method intervals."""
     truth = simulate.truth("interaction", interaction=0.5)
-    cov = _coverage(
+    _coverage(
         lambda rep: simulate.simulate("interaction", seed=50_000 + rep, n=500, interaction=0.5),
-        truth, "linear with interaction / delta", covariates=["x"], interaction=True,
-        method="delta",
+        truth, "linear with interaction / delta", replications=1000, covariates=["x"],
+        interaction=True, method="delta",
     )
-    _assert_band(cov)
 
 
 def test_coverage_binary_mediator_quasi_bayes():
     truth = simulate.truth("binary_mediator")
-    cov = _coverage(
+    _coverage(
         lambda rep: simulate.simulate("binary_mediator", seed=60_000 + rep, n=800), truth,
-        "binary mediator, continuous outcome / quasi-Bayes", covariates=["x"],
-        interaction=True, method="quasi_bayes", n_boot=300,
+        "binary mediator, continuous outcome / quasi-Bayes", replications=600,
+        covariates=["x"], interaction=True, method="quasi_bayes", n_boot=300,
     )
-    _assert_band(cov)

@@ -286,3 +286,63 @@ def test_bootstrap_does_not_depend_on_chunk_size(monkeypatch):
     small = medbook.mediate(*args, **kwargs)
     cols = ["estimate", "std_error", "ci_lower", "ci_upper"]
     assert np.allclose(small.to_frame()[cols], big.to_frame()[cols], rtol=0, atol=1e-12)
+
+
+def test_converged_logit_with_an_extreme_row_is_not_separation():
+    """Three rows with x = 20 give eta ~ 43 (probability 1 - 1e-19), but the data are not
+    separated: the MLE exists and statsmodels Logit converges to it. A large fitted value
+    on a converged fit must not be reported as separation (nor replicates be dropped)."""
+    rng = np.random.default_rng(0)
+    n = 1000
+    x = rng.normal(size=n)
+    x[:3] = 20.0
+    t = rng.binomial(1, 0.5, n).astype(float)
+    y = (rng.logistic(size=n) < 0.2 + 0.5 * t + 2.0 * x).astype(float)
+    design = np.column_stack([np.ones(n), t, x])
+    ref = sm.Logit(y, design).fit(disp=0)
+    assert np.max(design @ ref.params) > 36  # the case in question
+    fit = fit_model("logit", design, y, ReplicateWeights(n), ("const", "t", "x"))
+    assert _rel(fit.coef[0], ref.params) < TOL
+    boot = fit_model("logit", design, y, ReplicateWeights(n, 20, "multinomial", seed=1),
+                     ("const", "t", "x"), start=fit.coef[0])
+    assert boot.ok.all()
+
+
+def test_extremely_scaled_columns_match_a_standardised_reference():
+    """Columns on scales 1e-6, ~1e9 and 1e6 +- 1 (a large offset): statsmodels on the raw
+    design is itself rank-deficient here, so the reference is statsmodels OLS/Logit on
+    centred and scaled columns, with the coefficients transformed back in this test."""
+    rng = np.random.default_rng(0)
+    n = 2000
+    t = rng.binomial(1, 0.5, n).astype(float)
+    tiny = rng.normal(size=n) * 1e-6
+    huge = rng.lognormal(20, 1, n)
+    offset = 1e6 + rng.normal(size=n)
+    raw = np.column_stack([np.ones(n), t, tiny, huge, offset])
+    y = 1 + t + 2e5 * tiny + 1e-9 * huge + 0.5 * (offset - 1e6) + rng.normal(size=n)
+    mean, sd = raw[:, 2:].mean(axis=0), raw[:, 2:].std(axis=0)
+    scaled = np.column_stack([raw[:, :2], (raw[:, 2:] - mean) / sd])
+
+    def back(g):
+        return np.concatenate([[g[0] - np.sum(g[2:] * mean / sd), g[1]], g[2:] / sd])
+
+    names = ("const", "t", "tiny", "huge", "offset")
+    for family, response, ref_cls in (("linear", y, sm.OLS), ("logit", y > np.median(y), sm.Logit)):
+        response = response.astype(float)
+        ref = ref_cls(response, scaled).fit(**({"disp": 0} if family == "logit" else {}))
+        fit = fit_model(family, raw, response, ReplicateWeights(n), names)
+        assert np.max(np.abs(fit.coef[0] - back(ref.params)) / np.abs(back(ref.params))) < TOL
+
+
+def test_mediate_agrees_with_pingouin_mediation_analysis(linear_df):
+    """pingouin ``mediation_analysis`` (linear, covariates): path a, direct, total, indirect.
+    (pingouin's "Y ~ mediator" row regresses Y on M without X, so it is not our b.)"""
+    pingouin = pytest.importorskip("pingouin")
+    covs = ["x", "enterprise"]
+    out = pingouin.mediation_analysis(data=linear_df, x="treatment", m="mediator", y="outcome",
+                                      covar=covs, n_boot=20, seed=1).set_index("path")["coef"]
+    res = medbook.mediate(linear_df, "treatment", "mediator", "outcome", covs, method="delta")
+    assert res.mediator_fit.coef[0][1] == pytest.approx(out["mediator ~ X"], rel=1e-9)
+    assert res["nde0"] == pytest.approx(out["Direct"], rel=1e-9)
+    assert res["te"] == pytest.approx(out["Total"], rel=1e-9)
+    assert res["nie1"] == pytest.approx(out["Indirect"], rel=1e-9)

@@ -59,12 +59,13 @@ def test_missing_markers_become_nan(tmp_path):
 
 
 def test_parquet(tmp_path):
-    frame = pd.DataFrame({"t": [0, 1], "plan": ["a", "b"]})
+    frame = pd.DataFrame({"t": [0, 1], "plan": ["a", "b"], "tier": pd.Categorical(["x", None])})
     path = tmp_path / "d.parquet"
     frame.to_parquet(path)
     out = read_table(path)
     assert out["plan"].tolist() == ["a", "b"]
     assert out["plan"].dtype == object
+    assert out["tier"].dtype == object and out["tier"].iloc[0] == "x" and np.isnan(out["tier"][1])
 
 
 @pytest.mark.parametrize(

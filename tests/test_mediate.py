@@ -393,3 +393,25 @@ def test_bootstrap_p_value_is_never_zero_and_large_for_null_effect():
     res = medbook.mediate(frame, *ARGS, ["x"], n_boot=199, seed=1)
     assert res.row("te")["p_value"] == pytest.approx(2 / 200)
     assert res.row("nie1")["p_value"] > 0.05
+
+
+def test_to_dict_is_json_with_numpy_arguments():
+    """Seeds and counts often come from numpy (e.g. ``rng.integers``); the dict stays JSON-safe."""
+    frame = _study(12, 120)
+    res = medbook.mediate(frame, *ARGS, ["x"], n_boot=np.int64(20), seed=np.int64(3),
+                          cde_at=np.array([0.5, 1.5]))
+    out = json.loads(json.dumps(res.to_dict(), allow_nan=False))
+    assert out["seed"] == 3 and out["n_boot"] == 20
+    assert out["spec"]["cde_at"] == [0.5, 1.5]
+
+
+def test_covariates_none_means_no_covariates():
+    frame = _study(13, 100)
+    res = medbook.mediate(frame, *ARGS, None, method="delta")
+    assert res.spec.covariates == () and res.outcome_fit.names == ("const", *ARGS[:2])
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf])
+def test_non_finite_cde_value_is_a_config_error(linear_frame, value):
+    with pytest.raises(ConfigError, match="cde_at"):
+        medbook.mediate(linear_frame, *ARGS, ["x"], method="delta", cde_at=[0.0, value])

@@ -204,7 +204,7 @@ def test_crossref_numbering_and_resolution(tmp_path: Path) -> None:
     runner = _runner(tmp_path)
     md = (
         "# Chap {#sec-chap}\n\n## Sub {#sec-sub}\n\n![Cap](x.svg){#fig-x}\n\n"
-        "$$a=b$$ {#eq-ab}\n\nSee @fig-x, [-@eq-ab], @sec-sub, @tbl-other [@knuth].\n\n"
+        "$$a=b$$ {#eq-ab}\n\nSee @fig-x, [-@eq-ab], @sec-sub, @tbl-other [@knuth]. @Fig-x.\n\n"
         "::: {.callout-note}\n## Title\nBody\n:::\n"
     )
     ast, index = number_chapter(runner, md, "c.qmd", "4", False)
@@ -221,7 +221,7 @@ def test_crossref_numbering_and_resolution(tmp_path: Path) -> None:
     xref_file.write_text(json.dumps(xref))
     kw = {"name": "c.qmd", "page": "chapters/c.html", "xref_file": xref_file, "xref_digest": "1"}
     html = resolve_chapter(runner, ast, to_format="html", **kw)
-    assert '<a href="#fig-x" class="xref">Figure 4.1</a>' in html
+    assert html.count('<a href="#fig-x" class="xref">Figure 4.1</a>') == 2
     assert '<a href="#eq-ab" class="xref">4.1</a>' in html
     assert '<a href="../d.html#tbl-other" class="xref">Table 5.2</a>' in html
     assert "Figure 4.1: Cap" in html and "Knuth 1968" in html

@@ -99,6 +99,8 @@ def test_html_features(rendered: tuple[Path, RenderSummary]) -> None:
     assert "hidden_value = 99" not in methods and ">99<" in methods.replace("\n", "")
     assert "ValueError: an expected failure" in methods  # error: true keeps going
     assert "callout-caution" in methods and "callout-important" in methods
+    assert '<details class="callout callout-tip"><summary class="callout-title">' in results
+    assert "Exercise solution</summary>" in results and "forty-two" in results
     assert '<table id="tbl-summary"' in results and "Table 3.1: Summary of values" in results
     assert "Table 3.2: Effects defined in the text" in results and "2.625" in results
     assert "Baron, Reuben M." in pages["references.html"]
@@ -151,6 +153,15 @@ def test_cli_render_warm(
     assert "[2/5] chapters/intro.qmd: " in err and "html: 5 pages" in err and "done in" in err
     assert not (project / "_book" / "Fixture-Book.pdf").exists()  # html-only site has no PDF
     assert "Download PDF" not in _html(project, "chapters/intro.html")
+
+
+def test_pdf_only_render_keeps_the_site(rendered: tuple[Path, RenderSummary]) -> None:
+    project, _ = rendered
+    pages_before = sorted((project / "_book").rglob("*.html"))
+    summary = render_book(project, to="pdf", engine="builtin", quiet=True)
+    assert summary.pages == [] and summary.pdf == project / "_book" / "Fixture-Book.pdf"
+    assert summary.pdf.is_file() and len(summary.handouts) == 5
+    assert sorted((project / "_book").rglob("*.html")) == pages_before
 
 
 TINY_CONFIG = """project:
@@ -215,6 +226,7 @@ def test_failing_cell_publishes_nothing(tmp_path: Path) -> None:
     project = _tiny(tmp_path / "tiny")
     render_book(project, to="html", engine="builtin", quiet=True)
     before = _html(project, "c.html")
+    assert 'url=c.html"' in _html(project, "index.html")  # no index.qmd: index redirects
     with (project / "c.qmd").open("a") as handle:
         handle.write("\n```{python}\n#| label: boom\nvalue = 1 / 0\n```\n")
     with pytest.raises(RenderError) as info:
@@ -234,6 +246,29 @@ def test_cli_reports_render_errors(tmp_path: Path, capsys: pytest.CaptureFixture
     assert main(["render", str(project), "--engine", "builtin", "--to", "html"]) == 2
     err = capsys.readouterr().err
     assert "medbook: error: c.qmd: unresolved cross-reference @fig-missing" in err
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "# C\n\nAs shown by @nobody2020.\n",
+            r"c\.qmd: citation key\(s\) not found in refs\.bib: nobody2020",
+        ),
+        (
+            "# C\n\n## Exercises\n\n## Sub {#sec-a}\n\n## Other {#sec-a}\n",
+            "duplicate label 'sec-a'",
+        ),
+    ],
+)
+def test_bad_references_fail(tmp_path: Path, text: str, message: str) -> None:
+    project = tmp_path / "refs"
+    project.mkdir()
+    (project / "_quarto.yml").write_text(TINY_CONFIG + "bibliography: refs.bib\n")
+    (project / "refs.bib").write_text("@book{knuth1968, title={TAOCP}, year={1968}}\n")
+    (project / "c.qmd").write_text(text)
+    with pytest.raises(RenderError, match=message):
+        render_book(project, to="html", engine="builtin", quiet=True)
 
 
 def test_renders_are_reproducible(tmp_path: Path) -> None:

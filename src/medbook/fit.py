@@ -36,9 +36,8 @@ __all__ = [
 
 Family = Literal["linear", "logit", "probit"]
 
-# A correctly fitted row with |eta| beyond 36 has a probability within ~1e-16 of 0 or 1:
-# its contribution to the likelihood has vanished, as under (quasi-)separation.
-_ETA_DEGENERATE = 36.0
+# Smallest curvature-to-spread ratio of a fit that still has information in every direction.
+_INFORMATION_FLOOR = 1e-9
 # Under separation Newton's method does not converge and |eta| grows past these values.
 _ETA_DIVERGING = {"logit": 15.0, "probit": 8.0}
 _MAX_ITER = 60
@@ -354,7 +353,8 @@ def fit_glm(
         beta[:] = np.linalg.solve(_back_transform(shift, scale, const), start)
     converged = np.zeros(b, dtype=bool)
     active = np.ones(b, dtype=bool)
-    gram0 = None
+    gram = np.zeros((b, p * p))
+    info_last = np.zeros((b, p * p))
     for iteration in range(max_iter):
         todo = np.flatnonzero(active)  # converged replicates are not iterated again
         info = np.zeros((todo.size, p * p))
@@ -366,10 +366,11 @@ def fit_glm(
             s, i = _score_info(family, beta[todo] @ xc.T, y[rows])
             score += (w_todo * s) @ xc
             info += (w_todo * i) @ outer
-            if iteration == 0 and b == 1:
-                gram0 = (gram0 if gram0 is not None else 0) + w @ outer
+            if iteration == 0:
+                gram += w @ outer
         if iteration == 0 and b == 1:
-            _check_rank(gram0.reshape(p, p), names)
+            _check_rank(gram.reshape(p, p), names)
+        info_last[todo] = info
         step_todo, solved_todo = _solve(info.reshape(todo.size, p, p), score)
         step = np.zeros((b, p))
         solved = np.ones(b, dtype=bool)
@@ -386,9 +387,12 @@ def fit_glm(
     for rows, w in weights.chunks(per_row_values=1):
         fitted = (2.0 * y[rows] - 1.0) * (beta @ xs[rows].T)
         largest = np.maximum(largest, np.max(np.where(w > 0, fitted, -np.inf), axis=1))
-    # Separation drives some fitted probabilities to 0 or 1 while the coefficients
-    # diverge: either the iterations stall on vanished contributions or never converge.
-    separated = (largest > _ETA_DEGENERATE) | (~converged & (largest > _ETA_DIVERGING[family]))
+    # Under separation the coefficients diverge and the separating rows' fitted
+    # probabilities go to 0 or 1: Newton either never converges, or stalls once those
+    # rows' contributions underflow -- then the information has lost a direction the
+    # data span. A converged fit with a single extreme row keeps full information.
+    stalled = _information_lost(info_last.reshape(b, p, p), gram.reshape(b, p, p))
+    separated = (largest > _ETA_DIVERGING[family]) & (~converged | stalled)
     a = _back_transform(shift, scale, const)
     coef = beta @ a.T
     cov = None
@@ -412,6 +416,22 @@ def fit_glm(
         cov=cov,
         df_resid=float("nan"),
     )
+
+
+def _information_lost(info: np.ndarray, gram: np.ndarray) -> np.ndarray:
+    """``(B,)`` flags: the smallest generalised eigenvalue of ``info`` against ``gram`` is ~0.
+
+    ``info = X'diag(w h)X`` and ``gram = X'diag(w)X``; their ratio along a direction is
+    a weighted average of ``h`` (the per-row curvature), which only vanishes when
+    every row that varies in that direction has an underflowed fitted probability.
+    """
+    vals, vecs = np.linalg.eigh(gram)
+    inv_sqrt = np.where(vals > 1e-12 * vals[:, -1:], 1.0 / np.sqrt(np.abs(vals) + 1e-300), 0.0)
+    root = vecs * inv_sqrt[:, None, :] @ np.swapaxes(vecs, 1, 2)
+    ratio = np.linalg.eigvalsh(root @ info @ root)
+    usable = np.sum(vals > 1e-12 * vals[:, -1:], axis=1)
+    smallest = np.take_along_axis(ratio, (ratio.shape[1] - usable)[:, None], axis=1)[:, 0]
+    return smallest < _INFORMATION_FLOOR
 
 
 def _observed_info(

@@ -128,9 +128,14 @@ def read_table(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> pd.DataFram
 
 
 def _plain_dtypes(frame: pd.DataFrame) -> pd.DataFrame:
-    """Text columns as numpy ``object`` arrays (NaN for missing), as older pandas returns them."""
+    """Text and categorical columns as numpy ``object`` arrays with NaN for missing values.
+
+    Every column is then numpy-backed (numbers, booleans or ``object`` text), the
+    same for CSV and Parquet input; categorical levels become plain values.
+    """
     for column in frame.columns:
-        if isinstance(frame[column].dtype, pd.StringDtype):
+        dtype = frame[column].dtype
+        if isinstance(dtype, (pd.StringDtype, pd.CategoricalDtype)):
             frame[column] = frame[column].astype(object).where(frame[column].notna(), np.nan)
     return frame
 

@@ -31,9 +31,23 @@ def _medbook_escape(text):
 
 
 def _medbook_frame_markdown(frame):
+    """A DataFrame as a pandoc pipe table, or None (HTML/text output) if it cannot be one."""
+    try:
+        return _medbook_frame_table(frame)
+    except Exception:
+        return None
+
+
+def _medbook_frame_table(frame):
     """A DataFrame as a pandoc pipe table (index shown unless it is the default range)."""
     import pandas as pd
-    from pandas.io.formats.format import format_array
+
+    try:  # pandas' own column formatting (common decimals per column), as in to_string()
+        from pandas.io.formats.format import format_array
+    except ImportError:  # pragma: no cover - moved in a future pandas
+
+        def format_array(values, _formatter):
+            return [str(v) for v in values]
 
     max_rows = pd.get_option("display.max_rows") or len(frame)
     if len(frame) > max_rows:
@@ -64,10 +78,15 @@ def _medbook_frame_markdown(frame):
     rows = list(zip(*(cells for _, cells, _ in columns), strict=True))
     if half is not None:
         rows.insert(half, tuple("…" for _ in columns))
-    align = {"left": ":---", "right": "---:"}
+    # Dash counts set the relative column widths when pandoc has to wrap a wide table.
+    widths = [max(3, len(name), *(len(c) for c in cells)) for name, cells, _ in columns]
+    rule = [
+        ":" + "-" * w if a == "left" else "-" * w + ":"
+        for w, (_, _, a) in zip(widths, columns, strict=True)
+    ]
     lines = [
         "| " + " | ".join(_medbook_escape(name) or " " for name, _, _ in columns) + " |",
-        "|" + "|".join(align[a] for _, _, a in columns) + "|",
+        "|" + "|".join(rule) + "|",
     ]
     lines += ["| " + " | ".join(_medbook_escape(c) for c in row) + " |" for row in rows]
     return "\n".join(lines) + "\n"

@@ -212,6 +212,28 @@ def _xref_table(project: BookProject, indexes: list[ChapterIndex]) -> dict[str, 
     return table
 
 
+_BIB_ENTRY = re.compile(r"@\s*(?P<type>\w+)\s*[{(]\s*(?P<key>[^,\s]+)\s*,")
+
+
+def _check_citations(project: BookProject, indexes: list[ChapterIndex]) -> None:
+    """Fail on citation keys missing from the BibTeX bibliography (pandoc only warns)."""
+    if not project.bibliography or any(p.suffix.lower() != ".bib" for p in project.bibliography):
+        return
+    keys = {
+        m.group("key")
+        for path in project.bibliography
+        for m in _BIB_ENTRY.finditer(path.read_text(encoding="utf-8", errors="replace"))
+        if m.group("type").lower() not in ("string", "comment", "preamble")
+    }
+    names = ", ".join(p.name for p in project.bibliography)
+    for entry, index in zip(project.chapters, indexes, strict=True):
+        missing = [key for key in index.cites if key not in keys]
+        if missing:
+            raise RenderError(
+                f"{entry.rel}: citation key(s) not found in {names}: {', '.join(missing)}"
+            )
+
+
 def _with_meta(ast: dict[str, Any], **meta: Any) -> dict[str, Any]:
     out = copy.deepcopy(ast)
     for key, value in meta.items():
@@ -294,6 +316,7 @@ def render_builtin(
     asts = [ast for ast, _ in numbered]
     indexes = [index for _, index in numbered]
     xrefs = _xref_table(project, indexes)
+    _check_citations(project, indexes)
     xref_text = json.dumps(xrefs, sort_keys=True, ensure_ascii=False)
     xref_file = cache_root / "xref.json"
     if not xref_file.is_file() or xref_file.read_text(encoding="utf-8") != xref_text:

@@ -37,9 +37,15 @@ local function kind_of(id)
   return id and id:match("^(%a+)%-") or nil
 end
 
+-- `@Fig-x` is `@fig-x` with a capitalised prefix (Quarto's convention).
 local function is_xref(id)
   local kind = kind_of(id)
-  return kind ~= nil and KIND_WORD[kind] ~= nil
+  return kind ~= nil and KIND_WORD[kind:lower()] ~= nil
+end
+
+local function label_of(id)
+  local kind, rest = id:match("^(%a+)(%-.*)$")
+  return kind:lower() .. rest, kind:sub(1, 1):match("%u") ~= nil
 end
 
 local function callout_kind(div)
@@ -149,7 +155,9 @@ local function number_phase(doc)
         else
           ref_text = text
         end
-        labels[h.identifier] = { kind = "sec", number = number or "", text = ref_text }
+        if kind_of(h.identifier) == "sec" then
+          add_label(h.identifier, "sec", number or "", ref_text)
+        end
         if h.level >= 2 and h.level <= 3 then
           table.insert(toc, { id = h.identifier, level = h.level,
                               text = (number and (number .. " ") or "") .. text })
@@ -253,18 +261,20 @@ local function resolve_phase(doc)
   end
 
   local function ref_inline(c)
-    local entry = xrefs[c.id]
+    local id, capital = label_of(c.id)
+    local entry = xrefs[id]
     if entry == nil then
       error("unresolved cross-reference @" .. c.id .. " in " .. page
         .. " (no figure, table, section or equation has this label)", 0)
     end
     local text = entry.text
     if c.mode == "SuppressAuthor" and entry.number ~= "" then text = entry.number end
+    if capital then text = text:sub(1, 1):upper() .. text:sub(2) end
     if typst then
       return pandoc.RawInline("typst",
-        '#xref("' .. c.id .. '")[' .. escape_typst(text) .. "]")
+        '#xref("' .. id .. '")[' .. escape_typst(text) .. "]")
     end
-    return pandoc.Link({ pandoc.Str(text) }, href_for(entry, c.id), "", { class = "xref" })
+    return pandoc.Link({ pandoc.Str(text) }, href_for(entry, id), "", { class = "xref" })
   end
 
   local function callout(div)
@@ -285,6 +295,17 @@ local function resolve_phase(doc)
         '#callout("' .. kind .. '", [' .. typst_inlines(title) .. "])[") })
       out:extend(body)
       out:insert(pandoc.RawBlock("typst", "]"))
+      return out
+    end
+    local collapse = div.attributes.collapse
+    if collapse == "true" or collapse == "false" then
+      -- Quarto's collapsible callout: a <details> box, closed unless collapse="false".
+      local summary = pandoc.write(pandoc.Pandoc({ pandoc.Plain(title) }), "html")
+      local out = pandoc.List({ pandoc.RawBlock("html",
+        '<details class="callout callout-' .. kind .. '"' .. (collapse == "false" and " open" or "")
+        .. '><summary class="callout-title">' .. summary:gsub("%s+$", "") .. "</summary>") })
+      out:insert(pandoc.Div(body, { class = "callout-body" }))
+      out:insert(pandoc.RawBlock("html", "</details>"))
       return out
     end
     local header = pandoc.Div({ pandoc.Plain(title) }, { class = "callout-title" })
