@@ -61,7 +61,17 @@ def _family(choice: str, kind: str, role: str, column: str) -> Family:
     return choice  # type: ignore[return-value]
 
 
-def _default_cde_at(data: StudyData, mediator_family: Family) -> tuple[float, ...]:
+def _cde_values(cde_at: Sequence[float]) -> tuple[float, ...]:
+    try:
+        values = tuple(float(v) for v in np.atleast_1d(cde_at))
+    except (TypeError, ValueError):
+        raise ConfigError(f"cde_at must be a list of numbers; got {cde_at!r}") from None
+    if not all(np.isfinite(values)):
+        raise ConfigError(f"cde_at values must be finite numbers; got {list(values)}")
+    return values
+
+
+def _default_cde_at(data: StudyData) -> tuple[float, ...]:
     if data.mediator_kind == "binary":
         return (0.0, 1.0)
     control_mean = float(np.mean(data.mediator[data.treatment == 0]))
@@ -149,10 +159,18 @@ def mediate(
     bootstrap_weights = _choice(bootstrap_weights, BootstrapWeights, "bootstrap_weights")
     if ci_kind == "bca" and method != "bootstrap":
         raise ConfigError("ci='bca' needs method='bootstrap'")
-    if method != "delta" and (not isinstance(n_boot, (int, np.integer)) or n_boot < 2):
+    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)):
+        raise ConfigError(f"n_boot must be an integer; got {n_boot!r}")
+    if method != "delta" and n_boot < 2:
         raise ConfigError(f"n_boot must be an integer of at least 2; got {n_boot!r}")
     if not 0.5 <= conf_level < 1.0:
         raise ConfigError(f"conf_level must lie in [0.5, 1); got {conf_level!r}")
+    if seed is not None:
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ConfigError(f"seed must be a non-negative integer; got {seed!r}")
+        seed = int(seed)
+    n_boot = int(n_boot)
+    covariates = () if covariates is None else covariates
 
     study = prepare(
         data, treatment, mediator, outcome, covariates,
@@ -166,11 +184,7 @@ def mediate(
         _choice(outcome_model, ModelChoice, "outcome_model"), study.outcome_kind,
         "outcome", outcome,
     )
-    cde_values = (
-        _default_cde_at(study, m_family)
-        if cde_at is None
-        else tuple(float(v) for v in np.atleast_1d(cde_at))
-    )
+    cde_values = _default_cde_at(study) if cde_at is None else _cde_values(cde_at)
     model = EffectModel(m_family, y_family, bool(interaction), cde_values)
     xm, m_names = mediator_design(study)
     xy, y_names = outcome_design(study, bool(interaction))
@@ -251,16 +265,16 @@ def mediate(
         n_reps = 0
     else:
         if method == "bootstrap":
-            weights = ReplicateWeights(study.n, int(n_boot), bootstrap_weights, seed)
+            weights = ReplicateWeights(study.n, n_boot, bootstrap_weights, seed)
             med_b, out_b, means = fit_both(weights, start=(med_fit, out_fit))
             ok = med_b.ok & out_b.ok
             draws = evaluate(med_b.coef, out_b.coef, med_b.sigma, weights, means)
             details["bootstrap_weights"] = bootstrap_weights
         else:
             rng = np.random.default_rng(seed)
-            alpha, sigma = quasi_bayes_draws(med_fit, int(n_boot), rng)
-            beta, _ = quasi_bayes_draws(out_fit, int(n_boot), rng)
-            ok = np.ones(int(n_boot), dtype=bool)
+            alpha, sigma = quasi_bayes_draws(med_fit, n_boot, rng)
+            beta, _ = quasi_bayes_draws(out_fit, n_boot, rng)
+            ok = np.ones(n_boot, dtype=bool)
             draws = evaluate(alpha, beta, sigma, unit, unit_means)
         n_failed = int((~ok).sum())
         n_reps = int(ok.sum())
@@ -306,7 +320,7 @@ def mediate(
         mediator_model=m_family,
         outcome_model=y_family,
         method=method,
-        n_boot=int(n_boot) if method != "delta" else 0,
+        n_boot=n_boot if method != "delta" else 0,
         ci=ci_kind,
         conf_level=float(conf_level),
         cde_at=cde_values,

@@ -24,6 +24,7 @@ from scipy.special import expit
 __all__ = [
     "PROCESSES",
     "Process",
+    "add_measurement_error",
     "simulate",
     "simulate_binary",
     "simulate_binary_mediator_continuous_outcome",
@@ -198,7 +199,7 @@ BINARY = Process(
 
 # --- the notebook's unmeasured mediator-outcome confounder U ------------------------------
 
-def _unmeasured_covariates(rng: np.random.Generator, n: int, u_strength: float) -> Covariates:
+def _unmeasured_covariates(rng: np.random.Generator, n: int, **_: Any) -> Covariates:
     prior_usage = rng.normal(0, 1, size=n)
     support_burden = rng.poisson(lam=np.clip(1.3 - 0.20 * prior_usage, 0.2, 4.0), size=n)
     x_raw = 0.65 * prior_usage - 0.30 * support_burden + rng.normal(0, 0.9, size=n)
@@ -210,12 +211,17 @@ def _unmeasured_covariates(rng: np.random.Generator, n: int, u_strength: float) 
     }
 
 
+def _unmeasured_outcome(t, m, c, u_strength, outcome_strength=None):
+    effect_on_y = u_strength if outcome_strength is None else outcome_strength
+    return 1.5 + 1.10 * t + 1.50 * m + 0.45 * c["x"] + effect_on_y * c["u"]
+
+
 UNMEASURED = Process(
     covariates=_unmeasured_covariates,
-    mediator_mean=lambda t, c, u_strength: 0.3 + 0.80 * t + 0.55 * c["x"] + u_strength * c["u"],
-    outcome_mean=lambda t, m, c, u_strength: (
-        1.5 + 1.10 * t + 1.50 * m + 0.45 * c["x"] + u_strength * c["u"]
+    mediator_mean=lambda t, c, u_strength, outcome_strength=None: (
+        0.3 + 0.80 * t + 0.55 * c["x"] + u_strength * c["u"]
     ),
+    outcome_mean=_unmeasured_outcome,
     mediator_sd=1.0,
     outcome_sd=1.2,
     observed=("prior_usage", "support_burden", "x", "u"),
@@ -306,12 +312,34 @@ def simulate_binary(seed: int = 321, n: int = 10000) -> pd.DataFrame:
     return simulate("binary", seed, n)
 
 
-def simulate_unmeasured(u_strength: float, seed: int = 555, n: int = 7000) -> pd.DataFrame:
+def simulate_unmeasured(
+    u_strength: float, seed: int = 555, n: int = 7000, outcome_strength: float | None = None
+) -> pd.DataFrame:
     """The notebook's Simulation 3: a latent ``u`` of strength ``u_strength`` drives M and Y.
 
-    True effects do not depend on ``u_strength``: NIE = 0.8 * 1.5 = 1.2, NDE = 1.1.
+    ``outcome_strength`` sets U's effect on Y separately (default: ``u_strength``).
+    True effects do not depend on either: NIE = 0.8 * 1.5 = 1.2, NDE = 1.1.
     """
-    return simulate("unmeasured", seed, n, u_strength=u_strength)
+    return simulate(
+        "unmeasured", seed, n, u_strength=u_strength, outcome_strength=outcome_strength
+    )
+
+
+def add_measurement_error(
+    frame: pd.DataFrame, column: str, sd: float, seed: int | None = None
+) -> pd.DataFrame:
+    """A copy of ``frame`` whose ``column`` is observed with independent N(0, sd^2) noise.
+
+    Examples
+    --------
+    >>> noisy = add_measurement_error(simulate_linear(), "mediator", 1.0, seed=1)
+    >>> bool((noisy["mediator"] != simulate_linear()["mediator"]).all())
+    True
+    """
+    rng = np.random.default_rng(seed)
+    out = frame.copy()
+    out[column] = out[column] + rng.normal(0.0, sd, size=len(out))
+    return out
 
 
 def simulate_interaction(seed: int = 7, n: int = 5000, interaction: float = 0.5) -> pd.DataFrame:
