@@ -56,7 +56,7 @@ def statsmodels_mediation(df: pd.DataFrame, reps: int) -> None:
     exog_med = sm.add_constant(df[["treatment", "x"]])
     outcome = sm.OLS(df["outcome"], exog_out)
     mediator = sm.OLS(df["mediator"], exog_med)
-    np.random.seed(0)  # statsmodels' Mediation draws from the global generator
+    np.random.seed(0)  # noqa: NPY002 -- statsmodels Mediation draws from the global generator
     Mediation(outcome, mediator, "treatment", "mediator").fit(method="bootstrap", n_rep=reps)
 
 
@@ -69,7 +69,7 @@ def pingouin_mediation(df: pd.DataFrame, reps: int) -> None:
 
 
 def logit_refit_loop(df: pd.DataFrame, reps: int) -> None:
-    """Notebook-style g-formula bootstrap: two statsmodels Logit fits + predictions per replicate."""
+    """A lean g-formula bootstrap: two array-based statsmodels Logit fits per replicate."""
     import statsmodels.api as sm
 
     rng = np.random.default_rng(1)
