@@ -152,6 +152,13 @@ def test_delta_se_equals_sobel(linear_df):
     z = res.row("nie1")
     assert z["ci_lower"] == pytest.approx(a * b - 1.959963984540054 * sobel, rel=1e-6)
     assert z["p_value"] < 1e-10
+    # proportion mediated ab / (c' + ab): gradient (a, b, c') = (b c', a c', -ab) / te^2
+    direct, te = fit_y.params[1], fit_y.params[1] + a * b
+    grad_ab = np.array([b * direct, a * direct]) / te**2
+    grad_c = -a * b / te**2
+    var_pm = (grad_ab[0] ** 2 * var_a + grad_ab[1] ** 2 * var_b + grad_c**2 * cov_y[1, 1]
+              + 2 * grad_ab[1] * grad_c * cov_y[1, 2])
+    assert res.row("pm")["std_error"] == pytest.approx(np.sqrt(var_pm), rel=1e-5)
 
 
 @pytest.fixture(scope="module")
@@ -430,3 +437,18 @@ def test_reported_quadrature_error_is_honest_for_a_wide_mediator():
             points=[-centre / (b[2] * s)], limit=200, epsabs=1e-13,
         )[0]
         assert abs(res.potential_outcomes[f"y{t_y}m{t_m}"] - exact) <= 2 * reported + 1e-10
+
+
+@pytest.mark.parametrize("binary_mediator", [False, True])
+def test_g_formula_does_not_depend_on_row_subchunks(binary_mediator, monkeypatch):
+    """Rows are averaged in sub-chunks to bound memory; tiny sub-chunks give the same numbers."""
+    import medbook.effects as effects_module
+
+    frame = (simulate.simulate_binary(seed=3, n=1500) if binary_mediator
+             else _continuous_mediator_binary_outcome(seed=3, n=1500))
+    kwargs = {"interaction": True, "n_boot": 15, "seed": 2, "cde_at": [0.0, 1.0]}
+    big = medbook.mediate(frame, "treatment", "mediator", "outcome", ["x"], **kwargs)
+    monkeypatch.setattr(effects_module, "_SUBCHUNK_VALUES", 1000)
+    small = medbook.mediate(frame, "treatment", "mediator", "outcome", ["x"], **kwargs)
+    assert np.allclose(small.replicates, big.replicates, rtol=0, atol=1e-12)
+    assert np.allclose(small.to_frame()["estimate"], big.to_frame()["estimate"], atol=1e-12)

@@ -261,7 +261,10 @@ def test_bca_without_bias_or_acceleration_is_the_percentile_interval():
      ({"n_boot": 2.5}, "n_boot"),
      ({"conf_level": 95}, "conf_level"),
      ({"conf_level": 0.2}, "conf_level"),
-     ({"bootstrap_weights": "bayesian"}, "bootstrap_weights must be one of multinomial, poisson")],
+     ({"bootstrap_weights": "bayesian"}, "bootstrap_weights must be one of multinomial, poisson"),
+     ({"seed": -1}, "seed"),
+     ({"seed": 1.5}, "seed"),
+     ({"cde_at": ["high"]}, "cde_at")],
 )
 def test_bad_options_raise_config_error(linear_frame, kwargs, pattern):
     with pytest.raises(ConfigError, match=pattern):
@@ -415,3 +418,32 @@ def test_covariates_none_means_no_covariates():
 def test_non_finite_cde_value_is_a_config_error(linear_frame, value):
     with pytest.raises(ConfigError, match="cde_at"):
         medbook.mediate(linear_frame, *ARGS, ["x"], method="delta", cde_at=[0.0, value])
+
+
+def test_bca_acceleration_and_interval_against_delete_one_jackknife_and_scipy():
+    """n <= 1000: the acceleration is Efron's delete-one jackknife value, computed here by
+    refitting both OLS models n times; the interval agrees with ``scipy.stats.bootstrap``
+    (BCa over resampled rows of the same statistic) to Monte Carlo error."""
+    frame = medbook.simulate.simulate_linear(seed=9, n=300)
+    t, m, x, y = (frame[c].to_numpy(float) for c in ("treatment", "mediator", "x", "outcome"))
+
+    def nie(rows):
+        rows = np.asarray(rows, dtype=int)
+        ones = np.ones(rows.size)
+        a = np.linalg.lstsq(np.column_stack([ones, t[rows], x[rows]]), m[rows], rcond=None)[0]
+        b = np.linalg.lstsq(np.column_stack([ones, t[rows], m[rows], x[rows]]), y[rows],
+                            rcond=None)[0]
+        return a[1] * b[2]
+
+    res = medbook.mediate(frame, *ARGS, ["x"], n_boot=4000, ci="bca", seed=3)
+    everyone = np.arange(len(frame))
+    jack = np.array([nie(np.delete(everyone, i)) for i in everyone])
+    d = jack.mean() - jack
+    acceleration = np.sum(d**3) / (6.0 * np.sum(d**2) ** 1.5)  # Efron (1987)
+    assert res.details["acceleration"]["nie1"] == pytest.approx(acceleration, rel=1e-6)
+    ref = stats.bootstrap((everyone,), nie, vectorized=False, method="BCa", n_resamples=4000,
+                          rng=np.random.default_rng(1))
+    row = res.row("nie1")
+    tol = 0.15 * ref.standard_error  # two independent sets of 4000 resamples
+    assert abs(row["ci_lower"] - ref.confidence_interval.low) < tol
+    assert abs(row["ci_upper"] - ref.confidence_interval.high) < tol

@@ -98,6 +98,26 @@ def test_unmeasured_truth_does_not_depend_on_u(u_strength, source_tables):
     assert tr["nde0"] == pytest.approx(1.1) and tr["nde1"] == pytest.approx(1.1)
 
 
+def test_unmeasured_outcome_strength_changes_data_not_truth():
+    base = simulate.simulate_unmeasured(0.6, seed=3, n=500)
+    split = simulate.simulate_unmeasured(0.6, seed=3, n=500, outcome_strength=0.0)
+    pd.testing.assert_series_equal(base["mediator"], split["mediator"])
+    assert not base["outcome"].equals(split["outcome"])
+    tr = simulate.truth("unmeasured", u_strength=0.6, outcome_strength=0.0, n=100_000)
+    assert tr["nie1"] == pytest.approx(1.2) and tr["nde0"] == pytest.approx(1.1)
+
+
+def test_measurement_error_is_seeded_noise_on_one_column(linear_df):
+    noisy = simulate.add_measurement_error(linear_df, "mediator", 0.5, seed=4)
+    again = simulate.add_measurement_error(linear_df, "mediator", 0.5, seed=4)
+    pd.testing.assert_frame_equal(noisy, again)
+    pd.testing.assert_frame_equal(noisy.drop(columns="mediator"),
+                                  linear_df.drop(columns="mediator"))
+    noise = noisy["mediator"] - linear_df["mediator"]
+    assert abs(noise.std() - 0.5) < 0.03 and abs(noise.mean()) < 0.03
+    pd.testing.assert_frame_equal(linear_df, simulate.simulate_linear())  # input not modified
+
+
 def test_interaction_truth_is_analytic():
     """M = 0.3 + 0.8 T + 0.6 X + e; Y = 1 + 0.9 T + 1.2 M + g T M + 0.5 X + u, E[X] = 0:
     NDE(t*) = 0.9 + g E[M(t*)], NIE(t) = 0.8 (1.2 + g t), CDE(m) = 0.9 + g m."""

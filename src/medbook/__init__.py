@@ -1,6 +1,7 @@
 """medbook: causal mediation analysis, with a book and decision memos that compute themselves.
 
-The front door is :func:`mediate`; see the book for a guided tour.
+The front door is :func:`mediate`; see the book for a guided tour. Submodules are
+imported on first use, so the command line starts quickly.
 
 Examples
 --------
@@ -13,22 +14,27 @@ Examples
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from .errors import ConfigError, DataError, FitError, MedbookError, RenderError
+
 __version__ = "0.1.0"
 
-import importlib
-from typing import Any
+if TYPE_CHECKING:
+    from . import dags, data, diagnostics, plots, report, sensitivity, simulate
+    from .mediation import mediate
+    from .results import MediationResult
 
-from . import data, diagnostics, errors, sensitivity, simulate
-from .errors import ConfigError, DataError, FitError, MedbookError, RenderError
-from .mediation import mediate
-from .results import MediationResult
-
-_LAZY = ("dags", "plots", "report")  # import graphviz / matplotlib / jinja2 only when used
+_SUBMODULES = ("dags", "data", "diagnostics", "plots", "report", "sensitivity", "simulate")
+_OBJECTS = {"mediate": ".mediation", "MediationResult": ".results"}
 
 
 def __getattr__(name: str) -> Any:
-    if name in _LAZY:
+    if name in _SUBMODULES:
         return importlib.import_module(f".{name}", __name__)
+    if name in _OBJECTS:
+        return getattr(importlib.import_module(_OBJECTS[name], __name__), name)
     raise AttributeError(f"module 'medbook' has no attribute {name!r}")
 
 
@@ -43,7 +49,6 @@ __all__ = [
     "dags",
     "data",
     "diagnostics",
-    "errors",
     "mediate",
     "plots",
     "report",

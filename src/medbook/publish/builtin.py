@@ -121,8 +121,11 @@ def _execute_all(
         code += "\n".join(
             e.expr for b in doc.blocks if isinstance(b, MarkdownChunk) for e in b.inline
         )
-        files = data_files(project.root, entry.path, code)
-        key = chapter_key(text, defaults, pkg_digest, hash_files(files, project.root))
+        if _needs_kernel(doc):
+            files = data_files(project.root, entry.path, code)
+            key = chapter_key(text, defaults, pkg_digest, hash_files(files, project.root))
+        else:  # nothing runs: only the text matters
+            key = chapter_key(text, defaults, "", "")
         keys.append(key)
         hit = None if fresh else cache.get(entry.slug, key)
         if hit is not None:

@@ -9,7 +9,8 @@ Chapter cache: executed-and-assembled chapters are keyed by a SHA-256 over
    chapter's code (resolved against the chapter's folder and the project root);
 4. the Python version and this renderer's format version.
 
-Any change to one of these re-executes the chapter; nothing else does.
+Any change to one of these re-executes the chapter; nothing else does. A chapter
+without code (no cells, no inline expressions) depends on its text only.
 
 Memo store: pure conversions (pandoc runs, typst compiles) are keyed by a hash of
 all their inputs, so an unchanged page is not converted again.

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -46,7 +46,6 @@ class ChapterIndex:
     cites: list[str]
     has_refs: bool
     number: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class PandocRunner:
