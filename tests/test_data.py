@@ -175,9 +175,9 @@ def test_constant_mediator_or_outcome(frame, column):
         _prep(frame)
 
 
-@pytest.mark.parametrize("value", [2.5, "gold", True])
+@pytest.mark.parametrize("value", [2.5, "gold", True, "5"])
 def test_constant_covariate(frame, value):
-    frame["c"] = value
+    frame["c"] = pd.Series([value] * len(frame), dtype=object if value == "5" else None)
     with pytest.raises(DataError, match="covariate column 'c'"):
         _prep(frame, ["c"])
 
@@ -268,7 +268,7 @@ def test_hostile_column_names_are_plain_labels(frame):
                             method="delta")
     cols = ["estimate", "std_error"]
     assert np.allclose(res.to_frame()[cols], plain.to_frame()[cols], rtol=1e-12, atol=1e-14)
-    assert res.outcome_fit.names[:3] == ("const", t, m)
+    assert res.outcome_fit.names[:3] == ("(Intercept)", t, m)
     assert res.mediator_fit.names[2:] == tuple(covs)
     assert res.to_dict()["spec"]["treatment"] == t
     assert t in repr(res)
@@ -285,3 +285,17 @@ def test_all_data_errors_are_medbook_errors(frame):
     frame["mediator"] = 0.0
     with pytest.raises(MedbookError):
         medbook.mediate(frame, "treatment", "mediator", "outcome", ["x"])
+
+
+@pytest.mark.parametrize("name", ["const", "(Intercept)", "treatment:mediator"])
+def test_covariate_names_cannot_collide_with_design_terms(frame, name):
+    """A covariate called like a design term must not produce two identical coefficient names
+    (tables, reports and to_dict() look coefficients up by name)."""
+    frame[name] = frame["x"] ** 2
+    try:
+        res = medbook.mediate(frame, "treatment", "mediator", "outcome", [name],
+                              interaction=True, method="delta")
+    except DataError:
+        return
+    for fit in (res.mediator_fit, res.outcome_fit):
+        assert len(set(fit.names)) == len(fit.names), fit.names

@@ -248,8 +248,8 @@ def test_mediate_models_equal_statsmodels_ols(linear_df):
     exog_y = sm.add_constant(linear_df[["treatment", "mediator", *covs]].to_numpy(float))
     ref_m = sm.OLS(linear_df["mediator"].to_numpy(), exog_m).fit()
     ref_y = sm.OLS(linear_df["outcome"].to_numpy(), exog_y).fit()
-    assert res.mediator_fit.names == ("const", "treatment", *covs)
-    assert res.outcome_fit.names == ("const", "treatment", "mediator", *covs)
+    assert res.mediator_fit.names == ("(Intercept)", "treatment", *covs)
+    assert res.outcome_fit.names == ("(Intercept)", "treatment", "mediator", *covs)
     assert _rel(res.mediator_fit.coef[0], ref_m.params) < TOL
     assert _rel(res.outcome_fit.coef[0], ref_y.params) < TOL
     assert _rel(np.sqrt(np.diag(res.mediator_fit.cov)), ref_m.bse) < TOL

@@ -296,7 +296,7 @@ def test_binary_mediator_with_interaction_and_default_cde():
     frame = _study(5, 400, binary_mediator=True)
     res = medbook.mediate(frame, *ARGS, ["x", "plan"], interaction=True, method="delta")
     assert res.spec.mediator_model == "logit" and res.spec.outcome_model == "linear"
-    assert res.outcome_fit.names[:4] == ("const", "treatment", "mediator", "treatment:mediator")
+    assert res.outcome_fit.names[:4] == ("(Intercept)", "treatment", "mediator", "treatment:mediator")
     assert res.spec.cde_at == (0.0, 1.0)
     theta = res.outcome_fit.coef[0]
     assert res["cde(m=0)"] == pytest.approx(theta[1], abs=1e-10)
@@ -358,7 +358,7 @@ def test_to_dict_is_json_and_has_metadata(boot_result):
     assert out["spec"]["covariates"] == ["x", "plan"] and out["spec"]["interaction"] is True
     assert out["models"]["outcome"]["family"] == "logit"
     terms = [c["term"] for c in out["models"]["mediator"]["coefficients"]]
-    assert terms == ["const", "treatment", "x", "plan[pro]", "plan[team]"]
+    assert terms == ["(Intercept)", "treatment", "x", "plan[pro]", "plan[team]"]
     assert set(out["potential_outcomes"]) == {"y1m1", "y0m0", "y1m0", "y0m1"}
 
 
@@ -411,7 +411,7 @@ def test_to_dict_is_json_with_numpy_arguments():
 def test_covariates_none_means_no_covariates():
     frame = _study(13, 100)
     res = medbook.mediate(frame, *ARGS, None, method="delta")
-    assert res.spec.covariates == () and res.outcome_fit.names == ("const", *ARGS[:2])
+    assert res.spec.covariates == () and res.outcome_fit.names == ("(Intercept)", *ARGS[:2])
 
 
 @pytest.mark.parametrize("value", [np.nan, np.inf])

@@ -110,7 +110,7 @@ def _closest(name: str, options: Sequence[str]) -> str | None:
 def _missing_mask(series: pd.Series) -> np.ndarray:
     """Missing, blank (whitespace-only text) or non-finite cells."""
     mask = np.asarray(pd.isna(series), dtype=bool).copy()
-    if pd.api.types.is_object_dtype(series) or pd.api.types.is_string_dtype(series):
+    if _is_text(series):
         text = series.astype("string").str.strip()
         mask |= np.asarray(text.eq("").fillna(False), dtype=bool)
     elif pd.api.types.is_float_dtype(series):
@@ -168,29 +168,34 @@ def _treatment(series: pd.Series, column: str, treated_level: Any) -> tuple[np.n
     return (series == treated).to_numpy(dtype=float), (control, treated)
 
 
-def _encode_covariate(series: pd.Series, column: str) -> tuple[np.ndarray, list[str]]:
-    is_categorical = (
-        isinstance(series.dtype, pd.CategoricalDtype)
-        or pd.api.types.is_bool_dtype(series)
-        or pd.api.types.is_object_dtype(series)
-        or pd.api.types.is_string_dtype(series)
+def _is_text(series: pd.Series) -> bool:
+    return not isinstance(series.dtype, pd.CategoricalDtype) and (
+        pd.api.types.is_object_dtype(series) or pd.api.types.is_string_dtype(series)
     )
-    if not is_categorical:
-        values = series.to_numpy(dtype=float)
-        if np.ptp(values) == 0:
-            raise DataError(f"covariate column {column!r} is constant")
-        return values[:, None], [column]
-    if not isinstance(series.dtype, pd.CategoricalDtype) and not pd.api.types.is_bool_dtype(series):
+
+
+def _encode_covariate(series: pd.Series, column: str) -> tuple[np.ndarray, list[str]]:
+    if _is_text(series):
         parsed = pd.to_numeric(series, errors="coerce")
         bad = parsed.isna().to_numpy()
         if not bad.any():  # numbers stored as text
-            return _finite(parsed.to_numpy(dtype=float), column, "covariate")[:, None], [column]
-        if bad.mean() < 0.1:
+            series = parsed
+        elif bad.mean() < 0.1:  # mostly numbers: a typo, not a categorical variable
             first = series.to_numpy()[bad][0]
             raise DataError(
                 f"covariate column {column!r} holds non-numeric value {str(first)[:40]!r} "
                 f"({_row_list(bad)})"
             )
+    categorical = (
+        isinstance(series.dtype, pd.CategoricalDtype)
+        or pd.api.types.is_bool_dtype(series)
+        or _is_text(series)
+    )
+    if not categorical:
+        values = _finite(series.to_numpy(dtype=float, na_value=np.nan), column, "covariate")
+        if np.ptp(values) == 0:
+            raise DataError(f"covariate column {column!r} is constant")
+        return values[:, None], [column]
     if isinstance(series.dtype, pd.CategoricalDtype):
         levels = [lv for lv in series.cat.categories if (series == lv).any()]
     else:

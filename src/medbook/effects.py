@@ -23,18 +23,21 @@ g-formula averaged over the empirical covariate distribution:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import special
 
 from .data import StudyData
+from .errors import DataError
 from .fit import Family
 from .weights import ReplicateWeights
 
 __all__ = [
     "GH_NODES",
+    "INTERCEPT",
     "EffectModel",
+    "cde_key",
     "estimand_keys",
     "estimands",
     "mediator_design",
@@ -44,6 +47,7 @@ __all__ = [
 ]
 
 GH_NODES = 40
+INTERCEPT = "(Intercept)"
 _SUBCHUNK_VALUES = 2**22
 
 
@@ -61,19 +65,36 @@ class EffectModel:
 def mediator_design(data: StudyData) -> tuple[np.ndarray, tuple[str, ...]]:
     """Design matrix ``[1, t, covariates]`` of the mediator model and its column names."""
     x = np.column_stack([np.ones(data.n), data.treatment, data.covariates])
-    return x, ("const", data.names["treatment"], *data.covariate_names)
+    return x, _unique_terms((INTERCEPT, data.names["treatment"], *data.covariate_names))
 
 
 def outcome_design(data: StudyData, interaction: bool) -> tuple[np.ndarray, tuple[str, ...]]:
     """Design matrix ``[1, t, m, (t*m), covariates]`` of the outcome model and its names."""
     t, m = data.treatment, data.mediator
-    names = ["const", data.names["treatment"], data.names["mediator"]]
+    names = [INTERCEPT, data.names["treatment"], data.names["mediator"]]
     columns = [np.ones(data.n), t, m]
     if interaction:
         columns.append(t * m)
         names.append(f"{data.names['treatment']}:{data.names['mediator']}")
     columns.append(data.covariates)
-    return np.column_stack(columns), (*names, *data.covariate_names)
+    return np.column_stack(columns), _unique_terms((*names, *data.covariate_names))
+
+
+def _unique_terms(names: tuple[str, ...]) -> tuple[str, ...]:
+    """Model term names, which must be unique for coefficient tables to be unambiguous."""
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise DataError(
+                f"column name {name!r} clashes with another model term; rename the column"
+            )
+        seen.add(name)
+    return names
+
+
+def cde_key(m: float) -> str:
+    """Estimand key of the controlled direct effect at mediator value ``m``."""
+    return f"cde(m={m:.10g})"
 
 
 def _inverse_link(family: Family, eta: np.ndarray) -> np.ndarray:
@@ -205,7 +226,7 @@ def potential_outcomes(
                 cde[m] += np.sum(wp * diff, axis=1)
     out = {f"y{t}m{tm}": sums[(t, tm)] / total for t, tm in keys}
     for m in model.cde_at:
-        out[f"cde(m={m:g})"] = cde[m] / total
+        out[cde_key(m)] = cde[m] / total
     return out
 
 
@@ -237,13 +258,13 @@ def _linear_potential_outcomes(
         for t, tm in ((1, 1), (0, 0), (1, 0), (0, 1))
     }
     for m in model.cde_at:
-        out[f"cde(m={m:g})"] = (lin.outcome_eta(1, m) - lin.outcome_eta(0, m))[:, 0]
+        out[cde_key(m)] = (lin.outcome_eta(1, m) - lin.outcome_eta(0, m))[:, 0]
     return out
 
 
 def estimand_keys(cde_at: tuple[float, ...]) -> list[str]:
     """Estimand keys in reporting order."""
-    return ["te", "nde0", "nde1", "nie0", "nie1", "pm", *(f"cde(m={m:g})" for m in cde_at)]
+    return ["te", "nde0", "nde1", "nie0", "nie1", "pm", *(cde_key(m) for m in cde_at)]
 
 
 def estimands(po: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -276,8 +297,6 @@ def quadrature_error(
     if not (model.mediator_family == "linear" and model.outcome_family == "logit"):
         return 0.0
     base = potential_outcomes(model, alpha, beta, sigma_m, covariates, weights)
-    fine_model = EffectModel(
-        model.mediator_family, model.outcome_family, model.interaction, (), 2 * model.gh_nodes
-    )
+    fine_model = replace(model, cde_at=(), gh_nodes=2 * model.gh_nodes)
     fine = potential_outcomes(fine_model, alpha, beta, sigma_m, covariates, weights)
     return float(max(np.max(np.abs(base[k] - fine[k])) for k in fine))

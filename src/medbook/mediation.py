@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any, Literal, get_args
 
 import numpy as np
@@ -40,6 +41,9 @@ ModelChoice = Literal["auto", "linear", "logit", "probit"]
 BootstrapWeights = Literal["multinomial", "poisson"]
 
 _JACKKNIFE_MAX_GROUPS = 1000
+_QUADRATURE_TARGET = 1e-6
+_QUADRATURE_WARN = 1e-4
+_QUADRATURE_MAX_NODES = 320
 _FAILED_SHARE_LIMIT = 0.5
 
 
@@ -63,7 +67,7 @@ def _family(choice: str, kind: str, role: str, column: str) -> Family:
 
 def _cde_values(cde_at: Sequence[float]) -> tuple[float, ...]:
     try:
-        values = tuple(float(v) for v in np.atleast_1d(cde_at))
+        values = tuple(dict.fromkeys(float(v) for v in np.atleast_1d(cde_at)))
     except (TypeError, ValueError):
         raise ConfigError(f"cde_at must be a list of numbers; got {cde_at!r}") from None
     if not all(np.isfinite(values)):
@@ -219,18 +223,22 @@ def mediate(
             potential_outcomes(model, alpha, beta, sigma, study.covariates, weights, means)
         )
 
+    details: dict[str, Any] = {}
+    warnings: list[str] = []
+    if m_family == "linear" and y_family == "logit":
+        model, error = _enough_nodes(model, med_fit, out_fit, study.covariates, unit)
+        details["quadrature_nodes"] = model.gh_nodes
+        details["quadrature_error"] = error
+        if error > _QUADRATURE_WARN:
+            warnings.append(
+                f"numerical integration over the mediator is accurate only to {error:.1g} "
+                "(a very steep outcome model); treat the last digits with caution"
+            )
     po_point = potential_outcomes(
         model, med_fit.coef, out_fit.coef, med_fit.sigma, study.covariates, unit, unit_means
     )
     point = {k: float(v[0]) for k, v in estimands(po_point).items()}
     keys = estimand_keys(cde_values)
-    details: dict[str, Any] = {}
-    warnings: list[str] = []
-    if m_family == "linear" and y_family == "logit":
-        details["quadrature_nodes"] = model.gh_nodes
-        details["quadrature_error"] = quadrature_error(
-            model, med_fit.coef, out_fit.coef, med_fit.sigma, study.covariates, unit
-        )
 
     n_failed = 0
     replicates: pd.DataFrame | None = None
@@ -343,6 +351,19 @@ def mediate(
         data=study,
         details=details,
     )
+
+
+def _enough_nodes(
+    model: EffectModel, med_fit: ModelFit, out_fit: ModelFit, covariates, unit
+) -> tuple[EffectModel, float]:
+    """Double the Gauss-Hermite nodes until the potential outcomes change by < 1e-6."""
+    error = quadrature_error(model, med_fit.coef, out_fit.coef, med_fit.sigma, covariates, unit)
+    while error > _QUADRATURE_TARGET and model.gh_nodes < _QUADRATURE_MAX_NODES:
+        model = replace(model, gh_nodes=2 * model.gh_nodes)
+        error = quadrature_error(
+            model, med_fit.coef, out_fit.coef, med_fit.sigma, covariates, unit
+        )
+    return model, error
 
 
 def _bca_acceleration(study, fit_both, evaluate, seed, keys) -> dict[str, float]:

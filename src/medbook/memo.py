@@ -156,7 +156,7 @@ def build_memo(
             "data_name": study.data.name,
             "data_sha256_short": data_sha256[:12],
             "seed": study.seed,
-            "title": str(plain["title"]),
+            "title": " ".join(str(plain["title"]).split()),
         }
         if "html" in wanted:
             bar.set_postfix_str("html")

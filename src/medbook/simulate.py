@@ -28,6 +28,7 @@ __all__ = [
     "simulate",
     "simulate_binary",
     "simulate_binary_mediator_continuous_outcome",
+    "simulate_continuous_mediator_binary_outcome",
     "simulate_interaction",
     "simulate_linear",
     "simulate_post_treatment",
@@ -38,6 +39,7 @@ __all__ = [
 Covariates = dict[str, np.ndarray]
 _TRUTH_SEED = 20_261_125
 _TRUTH_N = 2_000_000
+_TRUTH_NODES = 120
 
 
 def _standardise(v: np.ndarray) -> np.ndarray:
@@ -105,7 +107,13 @@ class Process:
             y0 = self.outcome_mean(np.full(n, t), np.zeros(n), cov, **params)
             return float(np.mean(p_or_mean * y1 + (1 - p_or_mean) * y0))
         if self.binary_outcome:
-            raise NotImplementedError("continuous mediator with binary outcome is not simulated")
+            # Integrate the outcome probability over the normal mediator (Gauss-Hermite).
+            z, w = np.polynomial.hermite.hermgauss(_TRUTH_NODES)
+            total = 0.0
+            for z_k, w_k in zip(z, w, strict=True):
+                m = p_or_mean + np.sqrt(2.0) * self.mediator_sd * z_k
+                total += w_k / np.sqrt(np.pi) * self.outcome_mean(np.full(n, t), m, cov, **params)
+            return float(np.mean(total))
         # The outcome is linear in the mediator here, so plugging in its mean is exact.
         return float(np.mean(self.outcome_mean(np.full(n, t), p_or_mean, cov, **params)))
 
@@ -234,13 +242,13 @@ def _standard_normal_x(rng: np.random.Generator, n: int, **_: Any) -> Covariates
     return {"x": rng.normal(0, 1, size=n)}
 
 
-def _interaction_outcome(t, m, c, interaction):
+def _interaction_outcome(t, m, c, interaction=0.5):
     return 1.0 + 0.9 * t + 1.2 * m + interaction * t * m + 0.5 * c["x"]
 
 
 INTERACTION = Process(
     covariates=_standard_normal_x,
-    mediator_mean=lambda t, c, interaction: 0.3 + 0.8 * t + 0.6 * c["x"],
+    mediator_mean=lambda t, c, interaction=0.5: 0.3 + 0.8 * t + 0.6 * c["x"],
     outcome_mean=_interaction_outcome,
     mediator_sd=1.0,
     outcome_sd=1.0,
@@ -277,6 +285,14 @@ BINARY_MEDIATOR = Process(
     binary_mediator=True,
 )
 
+CONTINUOUS_MEDIATOR_BINARY_OUTCOME = Process(
+    covariates=_standard_normal_x,
+    mediator_mean=lambda t, c: 0.2 + 0.7 * t + 0.5 * c["x"],
+    outcome_mean=lambda t, m, c: expit(-0.8 + 0.5 * t + 0.9 * m + 0.3 * t * m + 0.4 * c["x"]),
+    mediator_sd=1.0,
+    binary_outcome=True,
+)
+
 PROCESSES: dict[str, Process] = {
     "linear": LINEAR,
     "binary": BINARY,
@@ -284,6 +300,7 @@ PROCESSES: dict[str, Process] = {
     "interaction": INTERACTION,
     "post_treatment": POST_TREATMENT,
     "binary_mediator": BINARY_MEDIATOR,
+    "binary_outcome": CONTINUOUS_MEDIATOR_BINARY_OUTCOME,
 }
 
 
@@ -357,6 +374,11 @@ def simulate_binary_mediator_continuous_outcome(seed: int = 13, n: int = 5000) -
     return simulate("binary_mediator", seed, n)
 
 
+def simulate_continuous_mediator_binary_outcome(seed: int = 17, n: int = 5000) -> pd.DataFrame:
+    """Continuous mediator, binary (logistic) outcome, with a treatment-mediator interaction."""
+    return simulate("binary_outcome", seed, n)
+
+
 def truth(
     name: str,
     cde_at: tuple[float, ...] = (0.0, 1.0),
@@ -367,7 +389,8 @@ def truth(
     """True estimands of a process, from its structural equations.
 
     Potential outcomes are averaged over a large covariate sample (exact for the
-    linear processes, Monte Carlo error about ``1e-4`` otherwise).
+    linear processes, Monte Carlo error about ``1e-4`` otherwise); a continuous
+    mediator under a binary outcome is integrated out by Gauss-Hermite quadrature.
 
     Parameters
     ----------
