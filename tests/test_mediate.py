@@ -296,7 +296,8 @@ def test_binary_mediator_with_interaction_and_default_cde():
     frame = _study(5, 400, binary_mediator=True)
     res = medbook.mediate(frame, *ARGS, ["x", "plan"], interaction=True, method="delta")
     assert res.spec.mediator_model == "logit" and res.spec.outcome_model == "linear"
-    assert res.outcome_fit.names[:4] == ("(Intercept)", "treatment", "mediator", "treatment:mediator")
+    terms = ("(Intercept)", "treatment", "mediator", "treatment:mediator")
+    assert res.outcome_fit.names[:4] == terms
     assert res.spec.cde_at == (0.0, 1.0)
     theta = res.outcome_fit.coef[0]
     assert res["cde(m=0)"] == pytest.approx(theta[1], abs=1e-10)
