@@ -24,6 +24,7 @@ g-formula averaged over the empirical covariate distribution:
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 from scipy import special
@@ -208,37 +209,37 @@ def potential_outcomes(
     needs_nodes = model.mediator_family == "linear" and model.outcome_family == "logit"
     per_row = model.gh_nodes if needs_nodes else 1
     keys = [(1, 1), (0, 0), (1, 0), (0, 1)]
-    sums = {key: np.zeros(b) for key in keys}
-    cde = {m: np.zeros(b) for m in model.cde_at}
-    total = np.zeros(weights.n_rep)
     sub = max(1, _SUBCHUNK_VALUES // (b * per_row))
-    for rows, w in weights.chunks():
-        total += w.sum(axis=1)
+
+    def chunk(rows: slice, w: np.ndarray) -> dict[Any, np.ndarray]:
+        sums: dict[Any, np.ndarray] = {"total": w.sum(axis=1)}
         for start in range(0, w.shape[1], sub):
             part = slice(start, start + sub)
             wp = w[:, part]
-            cov = covariates[rows][part]
-            lin = _Linear(model, alpha, beta, cov)
+            lin = _Linear(model, alpha, beta, covariates[rows][part])
             for key in keys:
-                sums[key] += np.sum(wp * _expected_outcome(lin, *key, sigma_m, nodes), axis=1)
+                value = np.sum(wp * _expected_outcome(lin, *key, sigma_m, nodes), axis=1)
+                sums[key] = sums.get(key, 0.0) + value
             for m in model.cde_at:
-                diff = lin.outcome_mean(1, m) - lin.outcome_mean(0, m)
-                cde[m] += np.sum(wp * diff, axis=1)
-    out = {f"y{t}m{tm}": sums[(t, tm)] / total for t, tm in keys}
+                diff = np.sum(wp * (lin.outcome_mean(1, m) - lin.outcome_mean(0, m)), axis=1)
+                sums[m] = sums.get(m, 0.0) + diff
+        return sums
+
+    parts = weights.map_chunks(chunk)
+    total = sum(part["total"] for part in parts)
+    out = {f"y{t}m{tm}": sum(part[(t, tm)] for part in parts) / total for t, tm in keys}
     for m in model.cde_at:
-        out[cde_key(m)] = cde[m] / total
+        out[cde_key(m)] = sum(part[m] for part in parts) / total
     return out
 
 
 def _weighted_means(covariates: np.ndarray, weights: ReplicateWeights) -> np.ndarray:
     """``(B, k)`` replicate-weighted column means."""
-    k = covariates.shape[1]
-    sums = np.zeros((weights.n_rep, k))
-    total = np.zeros(weights.n_rep)
-    for rows, w in weights.chunks(per_row_values=max(k, 1)):
-        sums += w @ covariates[rows]
-        total += w.sum(axis=1)
-    return sums / total[:, None]
+    parts = weights.map_chunks(
+        lambda rows, w: (w @ covariates[rows], w.sum(axis=1)),
+        per_row_values=max(covariates.shape[1], 1),
+    )
+    return sum(part[0] for part in parts) / sum(part[1] for part in parts)[:, None]
 
 
 def _linear_potential_outcomes(

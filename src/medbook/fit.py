@@ -44,6 +44,7 @@ _MAX_ITER = 60
 # Newton's method converges quadratically: after a step of size s the remaining
 # error is O(s^2), so a step below 1e-6 leaves an error near 1e-12.
 _TOL = 1e-6
+_OUTER_CACHE_BYTES = 256 * 2**20
 
 
 @dataclass(frozen=True)
@@ -145,9 +146,44 @@ def _check_rank(gram: np.ndarray, names: tuple[str, ...]) -> None:
             )
 
 
-def _outer_rows(x: np.ndarray) -> np.ndarray:
-    """``(rows, p*p)`` per-row outer products."""
-    return (x[:, :, None] * x[:, None, :]).reshape(x.shape[0], -1)
+def _outer_upper(x: np.ndarray) -> np.ndarray:
+    """``(rows, p(p+1)/2)`` upper-triangle entries of each row's outer product."""
+    p = x.shape[1]
+    out = np.empty((x.shape[0], p * (p + 1) // 2))
+    start = 0
+    for i in range(p):
+        np.multiply(x[:, i : i + 1], x[:, i:], out=out[:, start : start + p - i])
+        start += p - i
+    return out
+
+
+def _upper(matrix: np.ndarray) -> np.ndarray:
+    return matrix[np.triu_indices(matrix.shape[0])]
+
+
+class _OuterCache:
+    """Per-chunk outer products of the design rows, kept across iterations if small."""
+
+    def __init__(self, keep: bool):
+        self.keep = keep
+        self.store: dict[int, np.ndarray] = {}
+
+    def __call__(self, rows: slice, xc: np.ndarray) -> np.ndarray:
+        if rows.start in self.store:
+            return self.store[rows.start]
+        outer = _outer_upper(xc)
+        if self.keep:
+            self.store[rows.start] = outer
+        return outer
+
+
+def _symmetric(upper: np.ndarray, p: int) -> np.ndarray:
+    """``(..., p, p)`` symmetric matrices from their upper-triangle entries."""
+    iu, ju = np.triu_indices(p)
+    out = np.empty((*upper.shape[:-1], p, p))
+    out[..., iu, ju] = upper
+    out[..., ju, iu] = upper
+    return out
 
 
 def _solve(h: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -200,17 +236,13 @@ def moments(z: np.ndarray, weights: ReplicateWeights) -> Moments:
     const = _const_index(z)
     zs, shift, scale = _standardise(z, const)
     q = z.shape[1]
-    iu, ju = np.triu_indices(q)
     b = weights.n_rep
-    acc = np.zeros((b, iu.size))
-    total = np.zeros(b)
-    for rows, w in weights.chunks(per_row_values=iu.size):
-        zc = zs[rows]
-        acc += w @ (zc[:, iu] * zc[:, ju])
-        total += w.sum(axis=1)
-    gram = np.empty((b, q, q))
-    gram[:, iu, ju] = acc
-    gram[:, ju, iu] = acc
+    parts = weights.map_chunks(
+        lambda rows, w: (w @ _outer_upper(zs[rows]), w.sum(axis=1)),
+        per_row_values=q * (q + 1) // 2,
+    )
+    gram = _symmetric(sum(part[0] for part in parts), q)
+    total = sum(part[1] for part in parts)
     return Moments(
         gram=gram, total=total, shift=shift, scale=scale, const=const, rows=zs if b == 1 else None
     )
@@ -353,25 +385,33 @@ def fit_glm(
         beta[:] = np.linalg.solve(_back_transform(shift, scale, const), start)
     converged = np.zeros(b, dtype=bool)
     active = np.ones(b, dtype=bool)
-    gram = np.zeros((b, p * p))
-    info_last = np.zeros((b, p * p))
+    gram = np.zeros((b, p * (p + 1) // 2))
+    info_last = np.zeros((b, p * (p + 1) // 2))
+    outer_rows = _OuterCache(xs.shape[0] * p * (p + 1) // 2 * 8 <= _OUTER_CACHE_BYTES)
     for iteration in range(max_iter):
         todo = np.flatnonzero(active)  # converged replicates are not iterated again
-        info = np.zeros((todo.size, p * p))
-        score = np.zeros((todo.size, p))
-        for rows, w in weights.chunks(per_row_values=p):
+
+        def chunk(rows: slice, w: np.ndarray, todo=todo, first=iteration == 0, beta=beta):
             xc = xs[rows]
-            outer = _outer_rows(xc)
             w_todo = w if todo.size == b else w[todo]
             s, i = _score_info(family, beta[todo] @ xc.T, y[rows])
-            score += (w_todo * s) @ xc
-            info += (w_todo * i) @ outer
-            if iteration == 0:
-                gram += w @ outer
+            if b == 1:  # one weighting: X' D X directly is cheaper than outer products
+                return (
+                    (w * s) @ xc,
+                    _upper((xc * (w * i).T).T @ xc)[None],
+                    _upper((xc * w.T).T @ xc)[None] if first else 0.0,
+                )
+            outer = outer_rows(rows, xc)
+            return (w_todo * s) @ xc, (w_todo * i) @ outer, (w @ outer if first else 0.0)
+
+        parts = weights.map_chunks(chunk, per_row_values=p)
+        score = sum(part[0] for part in parts)
+        info = sum(part[1] for part in parts)
+        gram = gram + sum(part[2] for part in parts)
         if iteration == 0 and b == 1:
-            _check_rank(gram.reshape(p, p), names)
+            _check_rank(_symmetric(gram[0], p), names)
         info_last[todo] = info
-        step_todo, solved_todo = _solve(info.reshape(todo.size, p, p), score)
+        step_todo, solved_todo = _solve(_symmetric(info, p), score)
         step = np.zeros((b, p))
         solved = np.ones(b, dtype=bool)
         step[todo] = np.where(solved_todo[:, None], step_todo, 0.0)
@@ -383,15 +423,17 @@ def fit_glm(
         active &= ~newly & solved
         if not active.any():
             break
-    largest = np.full(b, -np.inf)
-    for rows, w in weights.chunks(per_row_values=1):
+
+    def most_extreme(rows: slice, w: np.ndarray) -> np.ndarray:
         fitted = (2.0 * y[rows] - 1.0) * (beta @ xs[rows].T)
-        largest = np.maximum(largest, np.max(np.where(w > 0, fitted, -np.inf), axis=1))
+        return np.max(np.where(w > 0, fitted, -np.inf), axis=1)
+
+    largest = np.max(weights.map_chunks(most_extreme), axis=0)
     # Under separation the coefficients diverge and the separating rows' fitted
     # probabilities go to 0 or 1: Newton either never converges, or stalls once those
     # rows' contributions underflow -- then the information has lost a direction the
     # data span. A converged fit with a single extreme row keeps full information.
-    stalled = _information_lost(info_last.reshape(b, p, p), gram.reshape(b, p, p))
+    stalled = _information_lost(_symmetric(info_last, p), _symmetric(gram, p))
     separated = (largest > _ETA_DIVERGING[family]) & (~converged | stalled)
     a = _back_transform(shift, scale, const)
     coef = beta @ a.T
@@ -438,13 +480,12 @@ def _observed_info(
     family: Family, xs: np.ndarray, y: np.ndarray, beta: np.ndarray, weights: ReplicateWeights
 ) -> np.ndarray:
     """Observed information of the point fit, ``X' diag(w h) X``."""
-    p = xs.shape[1]
-    info = np.zeros(p * p)
-    for rows, w in weights.chunks(per_row_values=p):
+    info = np.zeros((xs.shape[1], xs.shape[1]))
+    for rows, w in weights.chunks():
         xc = xs[rows]
         _, factor = _score_info(family, xc @ beta[0], y[rows])
-        info += (w[0] * factor) @ _outer_rows(xc)
-    return info.reshape(p, p)
+        info += (xc * (w[0] * factor)[:, None]).T @ xc
+    return info
 
 
 def fit_model(

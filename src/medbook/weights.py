@@ -9,9 +9,12 @@ the result does not depend on how many rows are processed at a time.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, TypeVar
 
 import numpy as np
 
@@ -19,8 +22,10 @@ __all__ = ["BLOCK_ROWS", "ReplicateWeights", "WeightKind"]
 
 WeightKind = Literal["unit", "multinomial", "poisson", "jackknife"]
 BLOCK_ROWS = 8192
-_CHUNK_BYTES = 64 * 2**20
-_CACHE_BYTES = 256 * 2**20
+_CHUNK_BYTES = 32 * 2**20
+_CACHE_BYTES = 2**30  # replicate counts kept in memory (one byte each) up to this many
+_THREADS = max(1, min(4, os.cpu_count() or 1))
+T = TypeVar("T")
 
 
 @dataclass
@@ -87,13 +92,14 @@ class ReplicateWeights:
         return totals
 
     def _block(self, b: int) -> np.ndarray:
-        """Weights of block ``b``; kept in memory when the whole matrix is small."""
-        if b in self._cache:
-            return self._cache[b]
+        """Float weights of block ``b``; resampling counts are cached as small integers."""
+        cached = self._cache.get(b)
+        if cached is not None:
+            return cached.astype(float)
         block = self._make_block(b)
-        if self.n_rep * self.n * 8 <= _CACHE_BYTES:
-            self._cache[b] = block
-        return block
+        if self.kind in ("multinomial", "poisson") and self.n_rep * self.n <= _CACHE_BYTES:
+            self._cache[b] = block.astype(np.uint8 if block.max() < 256 else np.uint16)
+        return block.astype(float)
 
     def _make_block(self, b: int) -> np.ndarray:
         start = b * BLOCK_ROWS
@@ -107,7 +113,7 @@ class ReplicateWeights:
             return block
         rng = np.random.default_rng(self._children[b])
         if self.kind == "poisson":
-            return rng.poisson(1.0, size=(self.n_rep, size)).astype(float)
+            return rng.poisson(1.0, size=(self.n_rep, size))
         assert self._totals is not None
         counts = self._totals[:, b]
         draws = rng.integers(0, size, size=int(counts.sum()))
@@ -116,24 +122,49 @@ class ReplicateWeights:
         else:
             draws += np.repeat(np.arange(self.n_rep) * size, counts)
         flat = np.bincount(draws.ravel(), minlength=self.n_rep * size)
-        return flat.reshape(self.n_rep, size).astype(float)
+        return flat.reshape(self.n_rep, size)
 
     def chunk_rows(self, per_row_values: int = 1) -> int:
-        """Rows per chunk so a ``(B, rows, per_row_values)`` float array stays near 64 MiB."""
+        """Rows per chunk so a ``(B, rows, per_row_values)`` float array stays near 32 MiB."""
         rows = _CHUNK_BYTES // (8 * self.n_rep * max(per_row_values, 1))
         blocks = max(1, rows // BLOCK_ROWS)
         return blocks * BLOCK_ROWS
 
-    def chunks(self, per_row_values: int = 1) -> Iterator[tuple[slice, np.ndarray]]:
-        """Yield ``(row_slice, weights)`` with ``weights`` of shape ``(B, rows)``."""
+    def _spans(self, per_row_values: int) -> list[tuple[int, int]]:
         step = self.chunk_rows(per_row_values) // BLOCK_ROWS
         n_blocks = len(self._children) - 1
-        for first in range(0, n_blocks, step):
-            last = min(first + step, n_blocks)
-            blocks = [self._block(b) for b in range(first, last)]
-            rows = slice(first * BLOCK_ROWS, min(last * BLOCK_ROWS, self.n))
-            yield rows, blocks[0] if len(blocks) == 1 else np.hstack(blocks)
+        return [(first, min(first + step, n_blocks)) for first in range(0, n_blocks, step)]
+
+    def _chunk(self, span: tuple[int, int]) -> tuple[slice, np.ndarray]:
+        first, last = span
+        blocks = [self._block(b) for b in range(first, last)]
+        rows = slice(first * BLOCK_ROWS, min(last * BLOCK_ROWS, self.n))
+        return rows, blocks[0] if len(blocks) == 1 else np.hstack(blocks)
+
+    def chunks(self, per_row_values: int = 1) -> Iterator[tuple[slice, np.ndarray]]:
+        """Yield ``(row_slice, weights)`` with ``weights`` of shape ``(B, rows)``."""
+        for span in self._spans(per_row_values):
+            yield self._chunk(span)
+
+    def map_chunks(
+        self, func: Callable[[slice, np.ndarray], T], per_row_values: int = 1
+    ) -> list[T]:
+        """``[func(rows, weights) for each chunk]``, in row order, chunks run on all cores.
+
+        NumPy releases the GIL in its kernels, so chunks proceed in parallel threads;
+        callers reduce the results in the returned (row) order, which keeps sums
+        bit-for-bit reproducible.
+        """
+        spans = self._spans(per_row_values)
+        if len(spans) == 1:
+            return [func(*self._chunk(spans[0]))]
+        return list(_pool().map(lambda span: func(*self._chunk(span)), spans))
 
     def matrix(self) -> np.ndarray:
         """The whole ``(B, n)`` matrix (small problems and tests only)."""
         return np.hstack([w for _, w in self.chunks()])
+
+
+@functools.cache
+def _pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=_THREADS, thread_name_prefix="medbook")
