@@ -720,8 +720,8 @@ def build_context(
 def template_dir() -> Path:
     """Folder holding the Jinja templates.
 
-    Looked up in order: ``$MEDBOOK_TEMPLATES``; ``templates/`` of the source
-    checkout this package lives in; ``templates/`` shipped inside the package.
+    Looked up in order: ``$MEDBOOK_TEMPLATES``, then the templates shipped inside the
+    package (``src/medbook/templates``, which the repository's ``templates/`` links to).
 
     Raises
     ------
@@ -731,7 +731,6 @@ def template_dir() -> Path:
     candidates = []
     if os.environ.get("MEDBOOK_TEMPLATES"):
         candidates.append(Path(os.environ["MEDBOOK_TEMPLATES"]))
-    candidates.append(Path(__file__).resolve().parents[2] / "templates")
     candidates.append(Path(str(resources.files("medbook") / "templates")))
     for folder in candidates:
         if (folder / "report.md.j2").is_file():
