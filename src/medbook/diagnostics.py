@@ -18,6 +18,7 @@ from scipy import special
 
 from .effects import mediator_design, outcome_design
 from .fit import ModelFit
+from .jsonsafe import jsonable, records
 from .results import MediationResult
 
 __all__ = ["RULES", "Diagnostics", "diagnose"]
@@ -30,24 +31,6 @@ RULES = {
     "extreme_probability": 0.01,  # predicted mediator probability this close to 0 or 1
     "extreme_share": 0.05,  # share of units with extreme predicted probabilities that warns
 }
-
-
-def _json(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _json(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json(v) for v in value]
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(value) else None
-    return value
-
-
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    return [_json(r) for r in frame.to_dict(orient="records")]
 
 
 @dataclass
@@ -104,13 +87,13 @@ class Diagnostics:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dictionary."""
-        return _json(
+        return jsonable(
             {
                 "arms": self.arms,
-                "balance": _records(self.balance),
-                "events": _records(self.events),
-                "fits": _records(self.fits),
-                "overlap": None if self.overlap is None else _records(self.overlap),
+                "balance": records(self.balance),
+                "events": records(self.events),
+                "fits": records(self.fits),
+                "overlap": None if self.overlap is None else records(self.overlap),
                 "warnings": self.warnings,
                 "rules": RULES,
             }

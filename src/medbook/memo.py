@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import math
 import os
 import platform
 import shutil
@@ -22,13 +21,13 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from markupsafe import Markup
 
 from . import __version__
 from .convert import markdown_to_typst, pandoc_convert
 from .errors import ConfigError, MedbookError, RenderError
 from .io import read_table
+from .jsonsafe import jsonable
 from .mediation import mediate
 from .report import (
     SensitivitySummary,
@@ -297,7 +296,7 @@ def _results(
     diag: Any,
 ) -> dict[str, Any]:
     """Everything computed, plus the exact inputs, as a JSON-safe dict."""
-    return _jsonable({
+    return jsonable({
         "medbook_version": __version__,
         "inputs": {
             "study_file": study.path.name,
@@ -340,24 +339,6 @@ def _results(
         },
         "warnings": [str(w) for w in plain["warnings"]],
     })
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return [_jsonable(v) for v in value.tolist()]
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(float(value)) else None
-    if value is None or isinstance(value, str):
-        return value
-    return str(value)
 
 
 # --- files ----------------------------------------------------------------------------------

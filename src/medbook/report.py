@@ -33,7 +33,7 @@ from markupsafe import Markup
 
 from .convert import escape_markdown
 from .errors import RenderError
-from .results import MediationResult
+from .results import MediationResult, estimand_label
 from .study import Role, Study
 
 __all__ = [
@@ -73,14 +73,6 @@ RHO_ROBUST = 0.4
 #: Figures the templates can show (relative paths; empty when absent).
 FIGURE_KEYS = ("dag", "effects", "sensitivity", "mediator")
 
-_EFFECT_NAMES = {
-    "te": "Total effect",
-    "nde0": "Natural direct effect NDE(0)",
-    "nde1": "Natural direct effect NDE(1)",
-    "nie0": "Natural indirect effect NIE(0)",
-    "nie1": "Natural indirect effect NIE(1)",
-    "pm": "Proportion mediated NIE(1)/TE",
-}
 
 
 # --- formatting -----------------------------------------------------------------------------
@@ -482,10 +474,7 @@ def _effect_rows(res: MediationResult) -> list[dict[str, Any]]:
     rows = []
     for record in table.to_dict("records"):
         key = str(record["estimand"])
-        name = (
-            f"Controlled direct effect CDE({key[6:-1]})" if key.startswith("cde(m=")
-            else _EFFECT_NAMES.get(key, key)
-        )
+        name = estimand_label(key)
         is_pm = key == "pm"
         fmt = _pct if is_pm else _num
         rows.append({

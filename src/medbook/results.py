@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from .data import StudyData
 from .fit import ModelFit
+from .jsonsafe import jsonable
 
-__all__ = ["EFFECT_COLUMNS", "MediationResult", "MediationSpec"]
+__all__ = ["EFFECT_COLUMNS", "MediationResult", "MediationSpec", "estimand_label"]
 
 EFFECT_COLUMNS = ["estimand", "estimate", "std_error", "ci_lower", "ci_upper", "p_value"]
 
@@ -50,11 +49,6 @@ class MediationSpec:
     conf_level: float
     cde_at: tuple[float, ...]
     seed: int | None
-
-
-def _json_float(value: Any) -> float | None:
-    value = float(value)
-    return value if math.isfinite(value) else None
 
 
 @dataclass
@@ -132,7 +126,7 @@ class MediationResult:
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dictionary of estimates and metadata."""
         effects = [
-            {k: (row[k] if k == "estimand" else _json_float(row[k])) for k in EFFECT_COLUMNS}
+            {k: (row[k] if k == "estimand" else jsonable(row[k])) for k in EFFECT_COLUMNS}
             for _, row in self.effects.iterrows()
         ]
         spec = asdict(self.spec)
@@ -140,7 +134,7 @@ class MediationResult:
         spec["cde_at"] = list(spec["cde_at"])
         return {
             "effects": effects,
-            "potential_outcomes": {k: _json_float(v) for k, v in self.potential_outcomes.items()},
+            "potential_outcomes": {k: jsonable(v) for k, v in self.potential_outcomes.items()},
             "n": self.n,
             "n_dropped": self.data.n_dropped,
             "arm_sizes": dict(zip(("control", "treated"), self.data.arm_sizes(), strict=True)),
@@ -159,7 +153,7 @@ class MediationResult:
                 "outcome": self.outcome_fit.to_dict(),
             },
             "warnings": list(self.warnings),
-            "details": {k: _jsonable(v) for k, v in self.details.items()},
+            "details": {k: jsonable(v) for k, v in self.details.items()},
         }
 
     def __repr__(self) -> str:
@@ -177,18 +171,3 @@ class MediationResult:
         notes = "".join(f"\n! {w}" for w in self.warnings)
         return f"{head}\n{body}{notes}"
 
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return [_jsonable(v) for v in value.tolist()]
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return _json_float(value)
-    return value

@@ -32,6 +32,7 @@ from scipy import optimize, special, stats
 from .effects import mediator_design, outcome_design
 from .errors import ConfigError, FitError
 from .fit import fit_model
+from .jsonsafe import jsonable, records
 from .results import MediationResult
 from .weights import ReplicateWeights
 
@@ -52,27 +53,6 @@ _DEFAULT_GRID = np.round(np.arange(-0.9, 0.9001, 0.05), 2)
 _SEARCH_EDGE = 0.99
 _NEWTON_TOL = 1e-10
 _NEWTON_MAX = 50
-
-
-def _json(value: Any) -> Any:
-    """JSON-safe copy: NaN/inf become None, numpy scalars become Python numbers."""
-    if isinstance(value, dict):
-        return {str(k): _json(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return [_json(v) for v in value.tolist()]
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(value) else None
-    return value
-
-
-def _frame_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    return [_json(row) for row in frame.to_dict(orient="records")]
 
 
 # --------------------------------------------------------------------------------------
@@ -223,9 +203,9 @@ class RhoSensitivity:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dictionary of the curve, crossings and metadata."""
-        return _json(
+        return jsonable(
             {
-                "curve": _frame_records(self.table),
+                "curve": records(self.table),
                 "zero_crossing": self.zero_crossing,
                 "zero_crossing_on_grid": self.grid_crossing(),
                 "crossings": self.crossings,
@@ -1054,9 +1034,9 @@ class BiasGrid:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dictionary."""
-        return _json(
+        return jsonable(
             {
-                "grid": _frame_records(self.table),
+                "grid": records(self.table),
                 "observed": self.observed,
                 "scale": self.scale,
                 "assumptions": self.assumptions,
@@ -1199,7 +1179,7 @@ class Robustness:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dictionary."""
-        return _json(
+        return jsonable(
             {
                 "estimand": self.estimand,
                 "estimate": self.estimate,
