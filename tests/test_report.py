@@ -57,7 +57,7 @@ def test_positive_total_effect_sentence_in_percentage_points():
 
 def test_negative_indirect_effect_sentence_uses_magnitude():
     text = effect_sentence("indirect", NEG, "difference", 0.9, **ROLES)
-    assert text == "Through Activation, Call decreased Renewal by 0.100 (90% CI -0.150 to -0.050)."
+    assert text == "Call decreased Renewal by 0.100 (90% CI -0.150 to -0.050) through Activation."
 
 
 def test_inconclusive_sentence_says_what_the_data_do_not_show():
@@ -278,6 +278,6 @@ def test_book_usage_without_study_file(linear_result):
     assert sens.rho_zero == pytest.approx(curve.zero_crossing["nie1"])
     ctx = build_context(linear_result, None, sens)
     memo = render_memo_markdown(ctx)
-    assert "Through mediator, treatment increased outcome" in memo
+    assert "treatment increased outcome by" in memo and "through mediator." in memo
     assert f"rho = {sens.rho_zero:.2f}" in memo
     assert "Bias-formula check:" in memo

@@ -202,8 +202,10 @@ def effect_sentence(
     if what == "total":
         return f"{treatment} {verb} {outcome} by {size}."
     if what == "indirect":
-        return f"Through {mediator}, {treatment} {verb} {outcome} by {size}."
-    return f"Through other pathways (the direct effect), {treatment} {verb} {outcome} by {size}."
+        return f"{treatment} {verb} {outcome} by {size} through {mediator}."
+    return (
+        f"{treatment} {verb} {outcome} by {size} through other pathways (the direct effect)."
+    )
 
 
 @dataclass(frozen=True)
@@ -354,7 +356,8 @@ def sensitivity_sentence(
         )
     sentence = "; ".join(parts) + "."
     if sens.robustness_sentence:
-        sentence += f" Bias-formula check: {sens.robustness_sentence}"
+        check = sens.robustness_sentence
+        sentence += f" Bias-formula check: {check[:1].lower()}{check[1:]}"
     return sentence
 
 
