@@ -94,6 +94,12 @@ def _finish(fig: Figure, alt: str) -> Figure:
     return fig
 
 
+def _title(ax: Any, title: str | None) -> None:
+    """Figures carry no title unless asked: captions in the book and the memo say it."""
+    if title:
+        ax.set_title(_safe(title))
+
+
 def alt_text(fig: Figure) -> str:
     """The alt text a medbook figure carries (describes it with its key numbers)."""
     text = getattr(fig, "medbook_alt", None)
@@ -127,7 +133,11 @@ def _is_binary(values: np.ndarray) -> bool:
 
 
 def mediator_distribution(
-    data: pd.DataFrame, treatment: str = "treatment", mediator: str = "mediator"
+    data: pd.DataFrame,
+    treatment: str = "treatment",
+    mediator: str = "mediator",
+    *,
+    title: str | None = None,
 ) -> Figure:
     """Mediator distribution by arm: density curves, or bars of P(M = 1) for a 0/1 mediator."""
     control, treated = _arms(data, treatment)
@@ -166,7 +176,7 @@ def mediator_distribution(
                        f"treated mean {_fmt(means[1])} (n={groups[treated].size}); "
                        f"difference {_fmt(means[1] - means[0])}")
             kind = "Density of the mediator by arm, dashed lines at the arm means"
-        ax.set_title("Treatment shifts the mediator")
+        _title(ax, title)
     return _finish(fig, f"{kind} ({mediator}): {summary}.")
 
 
@@ -176,6 +186,8 @@ def mediator_outcome_scatter(
     outcome: str = "outcome",
     sample: int = 1200,
     seed: int = 1,
+    *,
+    title: str | None = None,
 ) -> Figure:
     """Mediator against outcome (a random sample of points) with the least-squares line."""
     for name in (mediator, outcome):
@@ -200,7 +212,7 @@ def mediator_outcome_scatter(
                 label=f"least-squares line, slope {_fmt(slope)}")
         ax.set_xlabel(_safe(mediator))
         ax.set_ylabel(_safe(outcome))
-        ax.set_title("Mediator is associated with outcome")
+        _title(ax, title)
         ax.legend(loc="upper left")
     return _finish(
         fig,
@@ -222,6 +234,8 @@ def effects_plot(
     effects: MediationResult | pd.DataFrame,
     reference: float = 0.0,
     include_pm: bool = False,
+    *,
+    title: str | None = None,
 ) -> Figure:
     """Effects with their confidence intervals (a forest plot of ``res.to_frame()``)."""
     frame = _effects_frame(effects)
@@ -243,14 +257,14 @@ def effects_plot(
         ax.set_yticks(y, labels)
         ax.grid(axis="y", visible=False)
         ax.set_xlabel("Effect on the outcome (with confidence interval)")
-        ax.set_title("Mediation effects with uncertainty")
+        _title(ax, title)
     parts = [f"{lab} {_fmt(r.estimate)} [{_fmt(r.ci_lower)}, {_fmt(r.ci_upper)}]"
              for lab, r in zip(labels[::-1], frame.iloc[::-1].itertuples(), strict=True)]
     return _finish(fig, "Forest plot of the mediation effects with confidence intervals: "
                    + "; ".join(parts) + ".")
 
 
-def pm_distribution(res: MediationResult, bins: int = 40) -> Figure:
+def pm_distribution(res: MediationResult, bins: int = 40, *, title: str | None = None) -> Figure:
     """Bootstrap (or quasi-Bayesian) distribution of the proportion mediated."""
     if res.replicates is None or "pm" not in res.replicates:
         raise ConfigError("the proportion-mediated plot needs method='bootstrap' or 'quasi_bayes'")
@@ -265,7 +279,7 @@ def pm_distribution(res: MediationResult, bins: int = 40) -> Figure:
                    label=f"estimate {row['estimate']:.1%}")
         ax.set_xlabel("Proportion mediated = NIE(1) / total effect")
         ax.set_ylabel("Replicates")
-        ax.set_title("Distribution of the proportion mediated")
+        _title(ax, title)
         ax.legend(loc="upper right")
     return _finish(
         fig,
@@ -275,7 +289,7 @@ def pm_distribution(res: MediationResult, bins: int = 40) -> Figure:
     )
 
 
-def decomposition_bars(res: MediationResult) -> Figure:
+def decomposition_bars(res: MediationResult, *, title: str | None = None) -> Figure:
     """The g-formula decomposition TE = NDE(0) + NIE(1) as bars with intervals."""
     keys = ["nde0", "nie1", "te"]
     rows = [res.row(k) for k in keys]
@@ -291,14 +305,14 @@ def decomposition_bars(res: MediationResult) -> Figure:
         ax.set_yticks(ypos, names)
         ax.grid(axis="y", visible=False)
         ax.set_xlabel(f"Effect on the outcome ({res.scale})")
-        ax.set_title("How the total effect splits into direct and indirect paths")
+        _title(ax, title)
     parts = [f"{n} {_fmt(r['estimate'])} [{_fmt(r['ci_lower'])}, {_fmt(r['ci_upper'])}]"
              for n, r in zip(names, rows, strict=True)]
     return _finish(fig, f"Bar chart of the g-formula decomposition on the {res.scale} scale: "
                    + "; ".join(parts) + f"; proportion mediated {res['pm']:.1%}.")
 
 
-def confounding_bias_plot(sweep: pd.DataFrame) -> Figure:
+def confounding_bias_plot(sweep: pd.DataFrame, *, title: str | None = None) -> Figure:
     """Indirect effect omitting U and adjusting for U, against U's strength (notebook's sweep)."""
     needed = {"u_strength", "omitted_indirect", "oracle_indirect", "true_indirect"}
     if not needed <= set(sweep.columns):
@@ -313,7 +327,7 @@ def confounding_bias_plot(sweep: pd.DataFrame) -> Figure:
                 linewidth=1.3, label="True indirect effect")
         ax.set_xlabel("Strength of unmeasured U")
         ax.set_ylabel("Estimated indirect effect")
-        ax.set_title("Mediator-outcome confounding biases indirect effects")
+        _title(ax, title)
         ax.legend(loc="upper left")
     last = s.iloc[-1]
     return _finish(
@@ -326,7 +340,9 @@ def confounding_bias_plot(sweep: pd.DataFrame) -> Figure:
     )
 
 
-def sensitivity_curve(sens: RhoSensitivity, estimand: str = "nie1") -> Figure:
+def sensitivity_curve(
+    sens: RhoSensitivity, estimand: str = "nie1", *, title: str | None = None
+) -> Figure:
     """Effect against the error correlation rho, with its band and the zero crossing marked."""
     table = sens.to_frame()
     rows = table[table["estimand"] == estimand].sort_values("rho")
@@ -352,7 +368,7 @@ def sensitivity_curve(sens: RhoSensitivity, estimand: str = "nie1") -> Figure:
         ax.set_xlabel("Sensitivity parameter rho (correlation of mediator and outcome errors)")
         ax.set_ylabel(f"{label}")
         ax.set_xlim(rows["rho"].min(), rows["rho"].max())
-        ax.set_title(f"How {label} depends on unmeasured confounding")
+        _title(ax, title)
         ax.legend(loc="best")
     where = ("does not cross zero for any rho in (-0.99, 0.99)" if crossing is None else
              f"crosses zero at rho = {crossing:.2f} (R²_M*·R²_Y* = "
@@ -365,7 +381,7 @@ def sensitivity_curve(sens: RhoSensitivity, estimand: str = "nie1") -> Figure:
     )
 
 
-def bias_contour(grid: BiasGrid, estimand: str = "nie1") -> Figure:
+def bias_contour(grid: BiasGrid, estimand: str = "nie1", *, title: str | None = None) -> Figure:
     """Bias-corrected effect over confounder strengths (gamma, delta), zero contour in bold."""
     matrix = grid.matrix(estimand)
     if matrix.empty:
@@ -389,7 +405,7 @@ def bias_contour(grid: BiasGrid, estimand: str = "nie1") -> Figure:
         ax.grid(visible=False)
         ax.set_xlabel("delta: imbalance of U between arms at equal mediator")
         ax.set_ylabel(f"gamma: effect of U on the outcome ({grid.scale})")
-        ax.set_title(f"Bias-corrected {label} under an unmeasured confounder")
+        _title(ax, title)
     return _finish(
         fig,
         f"Contour plot of the bias-corrected {label} over the effect of an unmeasured "
