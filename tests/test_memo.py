@@ -22,7 +22,7 @@ from medbook.io import read_table
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "onboarding"
 GOLDEN = Path(__file__).resolve().parent / "golden"
-SHARED = Path("/work/shared/data")
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 UPDATE_GOLDEN = os.environ.get("MEDBOOK_UPDATE_GOLDEN") == "1"
 
 
