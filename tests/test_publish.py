@@ -278,7 +278,6 @@ def test_quarto_engine_via_quarto_path(tmp_path: Path, monkeypatch: pytest.Monke
         "--output-dir",
         "/o",
         "--execute",
-        "--cache-refresh",
     ]
 
 

@@ -43,7 +43,9 @@ def quarto_command(
     if output_dir is not None:
         cmd += ["--output-dir", str(output_dir)]
     if fresh:
-        cmd += ["--execute", "--cache-refresh"]
+        # Frozen outputs are removed by render_quarto; --cache-refresh would switch on
+        # Jupyter Cache, which rejects inline expressions.
+        cmd.append("--execute")
     return cmd
 
 
@@ -58,6 +60,8 @@ def render_quarto(
         If Quarto cannot be started or exits with an error.
     """
     cmd = quarto_command(quarto, project, to, output_dir, fresh)
+    if fresh:
+        shutil.rmtree(project.root / "_freeze", ignore_errors=True)
     env = {**os.environ, "QUARTO_PYTHON": sys.executable}
     try:
         proc = subprocess.run(cmd, cwd=project.root, env=env, check=False)
