@@ -31,6 +31,7 @@ memo: setup
 test: setup browser-deps
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q -n 2 --dist loadfile
+	$(PY) -m pytest -q --doctest-modules src/medbook --ignore=src/medbook/publish/_kernel_setup.py
 
 test-slow: setup browser-deps
 	$(PY) -m pytest -q -n 2 --dist loadfile -m slow

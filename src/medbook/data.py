@@ -254,7 +254,8 @@ def prepare(
     Examples
     --------
     >>> import pandas as pd
-    >>> frame = pd.DataFrame({"t": [0, 1, 0, 1], "m": [1.0, 2.0, 1.5, 2.5], "y": [0, 1, 1, 1]})
+    >>> frame = pd.DataFrame({"t": [0, 1] * 3, "m": [1.0, 2.0, 1.5, 2.5, 0.5, 3.0],
+    ...                       "y": [0, 1, 1, 1, 0, 1]})
     >>> prepare(frame, "t", "m", "y").outcome_kind
     'binary'
     """

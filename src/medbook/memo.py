@@ -32,6 +32,7 @@ from .mediation import mediate
 from .report import (
     SensitivitySummary,
     build_context,
+    diagnostics_inputs,
     render_memo_markdown,
     render_report_markdown,
     summarize_sensitivity,
@@ -130,7 +131,7 @@ def build_memo(
         sens, sens_detail, robustness = summarize_sensitivity(res)
         bar.update()
         bar.set_postfix_str("diagnostics")
-        diag_warnings, balance, diag_detail = _diagnostics(res)
+        diag_warnings, balance, diag_detail = diagnostics_inputs(res)
         bar.update()
         bar.set_postfix_str("figures")
         figures = _figures(res, study, sens_detail, tmp)
@@ -195,18 +196,6 @@ def build_memo(
 
 
 # --- analysis steps -------------------------------------------------------------------------
-
-def _diagnostics(res: MediationResult) -> tuple[list[str], list[dict[str, Any]], Any]:
-    """Warnings, covariate balance rows and the full diagnostics object."""
-    from . import diagnostics
-
-    diag = diagnostics.diagnose(res)
-    balance = [
-        {"covariate": row["covariate"], "smd": row["smd"]}
-        for row in diag.balance.to_dict("records")
-    ]
-    return list(diag.warnings), balance, diag
-
 
 def _figures(
     res: MediationResult, study: Study, curve: Any, folder: Path

@@ -45,6 +45,8 @@ __all__ = [
     "SensitivitySummary",
     "build_context",
     "classify",
+    "context_for",
+    "diagnostics_inputs",
     "effect_sentence",
     "format_effect",
     "pm_assessment",
@@ -525,6 +527,40 @@ def _study_from_result(res: MediationResult) -> Study:
     )
 
 
+def diagnostics_inputs(res: MediationResult) -> tuple[list[str], list[dict[str, Any]], Any]:
+    """Diagnostic warnings, covariate-balance rows ``{"covariate", "smd"}`` and the
+    full :class:`medbook.diagnostics.Diagnostics`, as :func:`build_context` takes them."""
+    from . import diagnostics
+
+    diag = diagnostics.diagnose(res)
+    balance = [
+        {"covariate": row["covariate"], "smd": row["smd"]}
+        for row in diag.balance.to_dict("records")
+    ]
+    return list(diag.warnings), balance, diag
+
+
+def context_for(res: MediationResult, study: Study | None = None) -> dict[str, Any]:
+    """Run the sensitivity analysis and diagnostics and build the template context.
+
+    The one-call route of the book's reporting chapter; :func:`medbook.memo.build_memo`
+    runs the same steps one at a time (to show progress and keep the figures).
+
+    Examples
+    --------
+    >>> import medbook
+    >>> res = medbook.mediate(medbook.simulate.simulate_linear(), "treatment", "mediator",
+    ...                       "outcome", ["x"], method="delta")
+    >>> context_for(res)["recommendation"]["strength"] in {"strong", "moderate", "weak", "none"}
+    True
+    """
+    sensitivity, _, _ = summarize_sensitivity(res)
+    warnings, balance, _ = diagnostics_inputs(res)
+    return build_context(
+        res, study, sensitivity, diagnostics_warnings=warnings, balance=balance
+    )
+
+
 def build_context(
     res: MediationResult,
     study: Study | None,
@@ -700,7 +736,11 @@ def build_context(
             {"covariate": escape(b["covariate"]), "smd": _num(b["smd"])} for b in balance
         ],
         "figures": {key: (figures or {}).get(key, "") for key in FIGURE_KEYS},
-        "raw": {"effects": raw, "potential_outcomes": dict(res.potential_outcomes)},
+        "raw": {
+            "effects": raw,
+            "potential_outcomes": dict(res.potential_outcomes),
+            "rho_zero": sensitivity.rho_zero,
+        },
     }
     marked = _mark({k: v for k, v in context.items() if k != "raw"})
     marked["raw"] = context["raw"]
