@@ -425,10 +425,6 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _one_line(err: BaseException) -> str:
-    return " ".join(str(err).split())
-
-
 def _note(message: str) -> None:
     print(f"medbook: note: {message}", file=sys.stderr)
 
