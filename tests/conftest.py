@@ -10,14 +10,13 @@ import pytest
 
 from medbook import simulate
 
-SOURCE_TABLES = Path(__file__).resolve().parents[2] / "shared" / "reference" / "source-tables.json"
+DATA = Path(__file__).resolve().parent / "data"
+SOURCE_TABLES = DATA / "source-tables.json"
 
 
 @pytest.fixture(scope="session")
 def source_tables() -> dict:
-    """The numbers printed by the source notebook (skips when the reference file is absent)."""
-    if not SOURCE_TABLES.exists():
-        pytest.skip(f"reference tables not found at {SOURCE_TABLES}")
+    """The numbers printed by the source notebook (``tests/data/source-tables.json``)."""
     return json.loads(SOURCE_TABLES.read_text())
 
 

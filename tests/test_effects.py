@@ -2,7 +2,7 @@
 
 References, test by test:
 
-* the source notebook's printed tables (``/work/shared/reference/source-tables.json``);
+* the source notebook's printed tables (``tests/data/source-tables.json``);
 * the Sobel (1982) standard error ``sqrt(b^2 Var(a) + a^2 Var(b))`` from statsmodels OLS fits;
 * VanderWeele & Vansteelandt (2009) and Valeri & VanderWeele (2013) closed forms for a
   continuous mediator and outcome with a treatment-mediator interaction, and their

@@ -11,7 +11,7 @@ import pytest
 from medbook.errors import DataError
 from medbook.io import read_table
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = Path(__file__).resolve().parent / "data"
 
 
 def _write(tmp_path: Path, name: str, content: str | bytes) -> Path:
@@ -126,9 +126,8 @@ def test_hostile_column_names_are_kept_verbatim(tmp_path):
     ]
 
 
-@pytest.mark.skipif(not (SHARED / "framing.csv").exists(), reason="no shared data")
 def test_real_data_sets():
-    framing = read_table(SHARED / "framing.csv")
+    framing = read_table(DATA / "framing.csv")
     assert framing.shape == (265, 15)
-    jobs = read_table(SHARED / "jobs.csv")
+    jobs = read_table(DATA / "jobs.csv")
     assert jobs.shape[0] == 899

@@ -22,7 +22,7 @@ from medbook.io import read_table
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "onboarding"
 GOLDEN = Path(__file__).resolve().parent / "golden"
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = Path(__file__).resolve().parent / "data"
 UPDATE_GOLDEN = os.environ.get("MEDBOOK_UPDATE_GOLDEN") == "1"
 
 
@@ -482,13 +482,9 @@ def test_hostile_names_and_labels_are_inert(tmp_path, capsys):
 
 # --- real data ---------------------------------------------------------------------------------
 
-needs_shared = pytest.mark.skipif(not SHARED.exists(), reason="shared data sets not available")
-
-
-@needs_shared
 def test_jobs_inconclusive_result_is_said_plainly(tmp_path, capsys):
     study = write_study(
-        tmp_path, SHARED / "jobs.csv",
+        tmp_path, DATA / "jobs.csv",
         treatment={"column": "treat", "label": "Job-search workshop"},
         mediator={"column": "job_seek", "label": "Job-search self-efficacy"},
         outcome={"column": "depress2", "label": "Depression score"},
@@ -510,17 +506,16 @@ def test_jobs_inconclusive_result_is_said_plainly(tmp_path, capsys):
     assert results["wording"]["proportion_mediated_stable"] is False
 
 
-@needs_shared
 def test_framing_numbers_match_engine(tmp_path, capsys):
     study = write_study(
-        tmp_path, SHARED / "framing.csv",
+        tmp_path, DATA / "framing.csv",
         treatment="treat", mediator={"column": "emo", "label": "Emotional response"},
         outcome={"column": "cong_mesg", "label": "Message to Congress"},
         covariates=["age", "educ", "gender", "income"], n_boot=200, seed=5,
     )
     code, err = run_cli(capsys, study, "--out", tmp_path / "out", "--to", "md,json,html")
     assert code == 0, err
-    res = medbook.mediate(read_table(SHARED / "framing.csv"), "treat", "emo", "cong_mesg",
+    res = medbook.mediate(read_table(DATA / "framing.csv"), "treat", "emo", "cong_mesg",
                           ["age", "educ", "gender", "income"], n_boot=200, seed=5)
     memo = (tmp_path / "out" / "memo.md").read_text(encoding="utf-8")
     assert f"{100 * res['nie1']:.1f} percentage points" in memo

@@ -19,7 +19,7 @@ from medbook.simulate import (
     simulate_linear,
 )
 
-SOURCE_TABLES = Path(__file__).resolve().parents[2] / "shared" / "reference" / "source-tables.json"
+SOURCE_TABLES = Path(__file__).resolve().parent / "data" / "source-tables.json"
 KEYS = ["nie0", "nie1", "nde0", "nde1"]
 
 

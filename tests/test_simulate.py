@@ -1,7 +1,7 @@
 """Data-generating processes: notebook reproduction, true estimands, and truth recovered at large n.
 
 References: the source notebook's printed data heads and arm summaries
-(``/work/shared/source/mediation-notebook.txt``, ``source-tables.json``); analytic
+(``tests/data/source-tables.json``); analytic
 estimands derived here from each process's structural equations; an independent
 cross-world Monte Carlo of the potential outcomes.
 """
