@@ -89,7 +89,7 @@ def test_decomposition_bars(binary_res):
 
 
 def test_confounding_bias_plot():
-    sweep = sensitivity.confounding_sweep([0.0, 0.7, 1.4], n=1500)
+    sweep = medbook.simulate.confounding_sweep([0.0, 0.7, 1.4], n=1500)
     last = sweep.iloc[-1]
     _check(plots.confounding_bias_plot(sweep), f"{last['omitted_indirect']:.3g}")
 

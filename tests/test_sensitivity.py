@@ -12,8 +12,11 @@ from scipy import special, stats
 
 import medbook
 from medbook import sensitivity as sens
-from medbook.errors import ConfigError
+from medbook.errors import ConfigError, FitError
+from medbook.sensitivity.bvn import bvn_cdf
+from medbook.sensitivity.latent import BinaryMediator
 from medbook.simulate import (
+    confounding_sweep,
     simulate_binary,
     simulate_binary_mediator_continuous_outcome,
     simulate_linear,
@@ -257,11 +260,11 @@ def test_bivariate_normal_cdf_matches_scipy():
     for r in (-0.9, -0.3, 0.0, 0.5, 0.95):
         pts = rng.normal(scale=1.5, size=(25, 2))
         pts[0] = [0.0, 0.7]
-        got = sens._bvn_cdf(pts[:, 0], pts[:, 1], r)
+        got = bvn_cdf(pts[:, 0], pts[:, 1], r)
         mvn = stats.multivariate_normal(mean=[0, 0], cov=[[1, r], [r, 1]])
         want = np.array([mvn.cdf(p) for p in pts])
         np.testing.assert_allclose(got, want, atol=2e-6)
-    assert sens._bvn_cdf(0.3, 0.4, 0.0) == pytest.approx(special.ndtr(0.3) * special.ndtr(0.4))
+    assert bvn_cdf(0.3, 0.4, 0.0) == pytest.approx(special.ndtr(0.3) * special.ndtr(0.4))
 
 
 def test_logit_models_refit_as_probit_with_a_note():
@@ -367,7 +370,7 @@ def test_robustness_value_zero_when_interval_covers_zero():
 
 def test_confounding_sweep_reproduces_source_table():
     reference = json.loads(SOURCE_TABLES.read_text())["unmeasured_confounding"]
-    table = sens.confounding_sweep()
+    table = confounding_sweep()
     ref = pd.DataFrame(reference["rows"])
     assert np.allclose(table["u_strength"], ref["u_strength"])
     for col in ref.columns.drop("u_strength"):
@@ -379,8 +382,8 @@ def test_confounding_sweep_reproduces_source_table():
 
 
 def test_confounding_sweep_custom_seed_rule_is_deterministic():
-    one = sens.confounding_sweep([0.5], n=800, seed_rule=lambda s: 7)
-    two = sens.confounding_sweep([0.5], n=800, seed_rule=lambda s: 7)
+    one = confounding_sweep([0.5], n=800, seed_rule=lambda s: 7)
+    two = confounding_sweep([0.5], n=800, seed_rule=lambda s: 7)
     pd.testing.assert_frame_equal(one, two)
     assert one["seed"].iloc[0] == 7
 
@@ -414,14 +417,14 @@ def test_band_at_true_rho_covers_truth(kind):
 def test_a_degenerate_rho_leaves_empty_rows_and_a_note(monkeypatch):
     df, _ = _latent_data("bm", 0.0, 1500, seed=3)
     res = _fit(df, "bm")
-    original = sens._BinaryMediator.solve
+    original = BinaryMediator.solve
 
     def fragile(self, a, rho_value):
         if rho_value == 0.5:
-            raise sens.FitError("degenerate")
+            raise FitError("degenerate")
         return original(self, a, rho_value)
 
-    monkeypatch.setattr(sens._BinaryMediator, "solve", fragile)
+    monkeypatch.setattr(BinaryMediator, "solve", fragile)
     curve = sens.rho(res, grid=[-0.5, 0.0, 0.5])
     frame = curve.to_frame()
     assert frame[frame["rho"] == 0.5]["estimate"].isna().all()

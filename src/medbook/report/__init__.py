@@ -31,10 +31,10 @@ import jinja2
 import numpy as np
 from markupsafe import Markup
 
-from .convert import escape_markdown
-from .errors import RenderError
-from .results import MediationResult, estimand_label
-from .study import Role, Study
+from ..convert import escape_markdown
+from ..errors import RenderError
+from ..results import MediationResult, estimand_label
+from ..study import Role, Study
 
 __all__ = [
     "FIGURE_KEYS",
@@ -375,8 +375,8 @@ def summarize_sensitivity(res: MediationResult) -> tuple[SensitivitySummary, Any
     (SensitivitySummary, RhoSensitivity or None, Robustness or None)
         The summary, and the full results (for figures and ``results.json``).
     """
-    from . import sensitivity
-    from .errors import MedbookError
+    from .. import sensitivity
+    from ..errors import MedbookError
 
     try:
         robustness = sensitivity.robustness_value(res, "nie1")
@@ -530,7 +530,7 @@ def _study_from_result(res: MediationResult) -> Study:
 def diagnostics_inputs(res: MediationResult) -> tuple[list[str], list[dict[str, Any]], Any]:
     """Diagnostic warnings, covariate-balance rows ``{"covariate", "smd"}`` and the
     full :class:`medbook.diagnostics.Diagnostics`, as :func:`build_context` takes them."""
-    from . import diagnostics
+    from .. import diagnostics
 
     diag = diagnostics.diagnose(res)
     balance = [
@@ -794,7 +794,7 @@ def template_environment(kind: Literal["markdown", "html", "typst"]) -> jinja2.E
     template is escaped for the format; our own preformatted text is passed as
     :class:`markupsafe.Markup`.
     """
-    from .convert import escape_html, escape_typst
+    from ..convert import escape_html, escape_typst
 
     escape = {"markdown": escape_markdown, "html": escape_html, "typst": escape_typst}[kind]
     return jinja2.Environment(

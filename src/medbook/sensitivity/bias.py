@@ -1,0 +1,249 @@
+"""Bias formulas (VanderWeele 2010) and the robustness value.
+
+:func:`bias_grid` corrects the natural effects for an unmeasured binary
+confounder of given strengths; :func:`robustness_value` condenses the formula
+into one number. Both return numbers only; :mod:`medbook.report.wording` words them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ConfigError
+from ..jsonsafe import jsonable, records
+from ..results import MediationResult
+from .problem import SENSITIVITY_ESTIMANDS
+
+__all__ = ["BiasGrid", "Robustness", "bias_grid", "robustness_value"]
+
+
+def _wording() -> Any:
+    from ..report import wording
+
+    return wording
+
+
+@dataclass
+class BiasGrid:
+    """Bias-corrected effects over a grid of confounder strengths.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        ``gamma, delta, bias, estimand, estimate, ci_lower, ci_upper``: the
+        corrected estimate of each of ``nie0, nie1, nde0, nde1`` for every pair.
+    observed : dict
+        The uncorrected estimates.
+    scale : str
+        Effect scale of ``gamma`` and the estimates.
+    """
+
+    table: pd.DataFrame
+    observed: dict[str, float]
+    scale: str
+
+    @property
+    def assumptions(self) -> list[str]:
+        """The conditions under which the correction is exact, in plain sentences."""
+        return _wording().bias_assumptions()
+
+    def to_frame(self) -> pd.DataFrame:
+        """Tidy table, one row per (gamma, delta, estimand) (a copy)."""
+        return self.table.copy()
+
+    def matrix(self, estimand: str = "nie1") -> pd.DataFrame:
+        """Corrected estimates of one estimand as a gamma x delta matrix (for contour plots)."""
+        rows = self.table[self.table["estimand"] == estimand]
+        return rows.pivot(index="gamma", columns="delta", values="estimate")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dictionary."""
+        return jsonable(
+            {
+                "grid": records(self.table),
+                "observed": self.observed,
+                "scale": self.scale,
+                "assumptions": self.assumptions,
+            }
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"BiasGrid({self.table['gamma'].nunique()} x {self.table['delta'].nunique()} "
+            f"confounder strengths, scale={self.scale})"
+        )
+
+
+def _outcome_scale(res: MediationResult) -> float:
+    """Standard deviation of a continuous outcome; 1 for a risk difference."""
+    if res.scale == "difference":
+        return float(np.std(res.data.outcome, ddof=1))
+    return 1.0
+
+
+def bias_grid(
+    res: MediationResult,
+    effect_on_outcome: Sequence[float] | np.ndarray | None = None,
+    imbalance: Sequence[float] | np.ndarray | None = None,
+) -> BiasGrid:
+    """Bias-corrected natural effects over confounder strengths (VanderWeele 2010).
+
+    For an unmeasured confounder U of the mediator-outcome relation with effect
+    ``gamma`` on the outcome and imbalance ``delta`` -- the difference in
+    ``P(U = 1)`` between treated and control units with the same mediator value
+    (with a randomised treatment this imbalance arises only because U moves the
+    mediator) -- the bias of the natural direct effect is ``gamma * delta`` and,
+    the total effect being unbiased, that of the indirect effect is its
+    negative. See :data:`BiasGrid.assumptions` for the conditions.
+
+    Parameters
+    ----------
+    res : MediationResult
+    effect_on_outcome : sequence of float, optional
+        ``gamma`` values on the outcome's scale; default 0 to one outcome standard
+        deviation (0 to 0.3 on the risk-difference scale) in 9 steps.
+    imbalance : sequence of float, optional
+        ``delta`` values; default 0 to 0.5 in 11 steps, signed so that the
+        confounding inflates the observed indirect effect (the worrying direction).
+
+    Returns
+    -------
+    BiasGrid
+    """
+    scale = _outcome_scale(res)
+    nie = res["nie1"]
+    sign = -1.0 if nie >= 0 else 1.0
+    gammas = (
+        np.linspace(0.0, scale if res.scale == "difference" else 0.3, 9)
+        if effect_on_outcome is None
+        else np.asarray(effect_on_outcome, dtype=float).ravel()
+    )
+    deltas = (
+        sign * np.linspace(0.0, 0.5, 11)
+        if imbalance is None
+        else np.asarray(imbalance, dtype=float).ravel()
+    )
+    for name, values in (("effect_on_outcome", gammas), ("imbalance", deltas)):
+        if values.size == 0 or not np.all(np.isfinite(values)):
+            raise ConfigError(f"{name} must be a non-empty sequence of finite numbers")
+    if np.any(np.abs(deltas) > 1.0) and res.scale != "difference":
+        raise ConfigError("imbalance is a difference in proportions and must lie in [-1, 1]")
+    rows = []
+    observed = {k: res[k] for k in SENSITIVITY_ESTIMANDS}
+    for key in SENSITIVITY_ESTIMANDS:
+        row = res.row(key)
+        direction = 1.0 if key.startswith("nie") else -1.0
+        for g in gammas:
+            for d in deltas:
+                bias = float(g * d)
+                shift = direction * bias
+                rows.append(
+                    {
+                        "gamma": float(g),
+                        "delta": float(d),
+                        "bias": bias,
+                        "estimand": key,
+                        "estimate": row["estimate"] + shift,
+                        "ci_lower": row["ci_lower"] + shift,
+                        "ci_upper": row["ci_upper"] + shift,
+                    }
+                )
+    table = pd.DataFrame(
+        rows, columns=["gamma", "delta", "bias", "estimand", "estimate", "ci_lower", "ci_upper"]
+    )
+    return BiasGrid(table=table, observed=observed, scale=res.scale)
+
+
+@dataclass(frozen=True)
+class Robustness:
+    """How strong a confounder must be to explain away an effect.
+
+    Attributes
+    ----------
+    estimand : str
+    estimate, limit : float
+        The estimate and its confidence limit nearer zero.
+    value : float
+        Robustness value for the confidence limit: the common strength ``s`` with
+        ``gamma = s`` outcome standard deviations (risk difference for a binary
+        outcome) and ``delta = s`` (difference in prevalence of a binary U) such
+        that ``gamma * delta`` equals the limit; 0 when the interval already
+        contains zero.
+    value_estimate : float
+        The same for the point estimate.
+    outcome_scale : float
+        The outcome standard deviation used (1 for a risk difference).
+    conf_level : float
+    scale : str
+        Effect scale of the analysis (``"difference"`` or ``"risk difference"``).
+    """
+
+    estimand: str
+    estimate: float
+    limit: float
+    value: float
+    value_estimate: float
+    outcome_scale: float
+    conf_level: float
+    scale: str
+
+    @property
+    def sentence(self) -> str:
+        """One plain-language sentence for a stakeholder."""
+        return _wording().robustness_sentence(self)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dictionary."""
+        return jsonable(
+            {
+                "estimand": self.estimand,
+                "estimate": self.estimate,
+                "limit": self.limit,
+                "value": self.value,
+                "value_estimate": self.value_estimate,
+                "outcome_scale": self.outcome_scale,
+                "conf_level": self.conf_level,
+                "sentence": self.sentence,
+            }
+        )
+
+
+def robustness_value(res: MediationResult, estimand: str = "nie1") -> Robustness:
+    """Smallest equal-strength binary confounder that moves the interval's inner limit to zero.
+
+    Uses the bias formula of :func:`bias_grid` with ``gamma = s x SD(Y)`` (or ``s``
+    on the risk-difference scale) and ``delta = s``: the bias ``s^2 x SD(Y)``
+    equals the confidence limit nearer zero when ``s = sqrt(|limit| / SD(Y))``.
+    This is a difference-scale analogue of the mediational E-value (Smith &
+    VanderWeele 2019), which is defined on the risk-ratio scale. Values above 1
+    cannot be reached by a binary confounder with ``delta <= 1``.
+
+    Parameters
+    ----------
+    res : MediationResult
+    estimand : {"nie1", "nie0", "nde0", "nde1"}
+
+    Returns
+    -------
+    Robustness
+    """
+    if estimand not in SENSITIVITY_ESTIMANDS:
+        raise ConfigError(f"estimand must be one of {', '.join(SENSITIVITY_ESTIMANDS)}")
+    row = res.row(estimand)
+    est, lo, hi = float(row["estimate"]), float(row["ci_lower"]), float(row["ci_upper"])
+    limit = 0.0 if lo <= 0.0 <= hi else (lo if est > 0 else hi)
+    scale = _outcome_scale(res)
+    value = math.sqrt(abs(limit) / scale)
+    value_est = math.sqrt(abs(est) / scale)
+    return Robustness(
+        estimand=estimand, estimate=est, limit=limit, value=value, value_estimate=value_est,
+        outcome_scale=scale, conf_level=float(res.spec.conf_level), scale=res.scale,
+    )
+
+
