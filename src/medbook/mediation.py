@@ -31,6 +31,7 @@ from .inference import (
     replicate_p_value,
 )
 from .results import EFFECT_COLUMNS, MediationResult, MediationSpec
+from .sequential import mediate_sequential
 from .weights import ReplicateWeights
 
 __all__ = ["mediate"]
@@ -85,12 +86,13 @@ def _default_cde_at(data: StudyData) -> tuple[float, ...]:
 def mediate(
     data: pd.DataFrame,
     treatment: str,
-    mediator: str,
+    mediator: str | Sequence[str],
     outcome: str,
     covariates: Sequence[str] = (),
     *,
+    post_treatment: Sequence[str] | None = None,
     interaction: bool = False,
-    mediator_model: ModelChoice = "auto",
+    mediator_model: ModelChoice | Sequence[ModelChoice] = "auto",
     outcome_model: ModelChoice = "auto",
     method: Method = "bootstrap",
     n_boot: int = 1000,
@@ -116,14 +118,25 @@ def mediate(
     ----------
     data : pandas.DataFrame
         One row per unit.
-    treatment, mediator, outcome : str
+    treatment, outcome : str
         Column names; the treatment must have exactly two values.
+    mediator : str or list of str
+        The mediator column, or several in causal order (each may affect the
+        later ones): the result then holds the joint effects ``te, nde*,
+        nie*, pm`` through all of them and the sequential path-specific effects
+        ``pse(direct)``, ``pse(<column>)`` (see :mod:`medbook.paths`).
     covariates : sequence of str
         Pre-treatment covariates (text and boolean columns are dummy-encoded).
+    post_treatment : list of str, optional
+        Measured confounders of the mediator-outcome relation that treatment
+        affects. Natural effects are then not identified; the result holds the
+        interventional effects ``rte, rnde0, rnde1, rnie0, rnie1`` and
+        controlled direct effects (see :mod:`medbook.interventional`).
     interaction : bool
-        Include the treatment x mediator product in the outcome model.
+        Include the treatment x mediator product(s) in the outcome model.
     mediator_model, outcome_model : {"auto", "linear", "logit", "probit"}
-        ``"auto"`` fits logit for 0/1 columns and linear otherwise.
+        ``"auto"`` fits logit for 0/1 columns and linear otherwise; with several
+        mediators ``mediator_model`` may list one choice per mediator.
     method : {"bootstrap", "quasi_bayes", "delta"}
         Nonparametric bootstrap (replicate weights), quasi-Bayesian simulation
         from the models' asymptotic distribution (Imai, Keele & Tingley 2010),
@@ -175,6 +188,19 @@ def mediate(
         seed = int(seed)
     n_boot = int(n_boot)
     covariates = () if covariates is None else covariates
+    if post_treatment is not None or not isinstance(mediator, str):
+        single = post_treatment is None and isinstance(mediator, (list, tuple)) and (
+            len(mediator) == 1 and isinstance(mediator_model, str)
+        )
+        if not single:
+            return mediate_sequential(
+                data, treatment, mediator, outcome, covariates, post_treatment=post_treatment,
+                interaction=interaction, mediator_model=mediator_model,
+                outcome_model=outcome_model, method=method, n_boot=n_boot, ci=ci_kind,
+                conf_level=conf_level, cde_at=cde_at, seed=seed, drop_missing=drop_missing,
+                treated_level=treated_level, bootstrap_weights=bootstrap_weights,
+            )
+        mediator = mediator[0]
 
     study = prepare(
         data, treatment, mediator, outcome, covariates,

@@ -22,6 +22,12 @@ _LABELS = {
     "nie0": "Natural indirect effect NIE(0)",
     "nie1": "Natural indirect effect NIE(1)",
     "pm": "Proportion mediated NIE(1)/TE",
+    "rte": "Interventional total effect rTE",
+    "rnde0": "Interventional direct effect rNDE(0)",
+    "rnde1": "Interventional direct effect rNDE(1)",
+    "rnie0": "Interventional indirect effect rNIE(0)",
+    "rnie1": "Interventional indirect effect rNIE(1)",
+    "pse(direct)": "Path-specific effect: direct",
 }
 
 
@@ -29,6 +35,8 @@ def estimand_label(key: str) -> str:
     """Human-readable name of an estimand key such as ``"nie1"`` or ``"cde(m=0)"``."""
     if key.startswith("cde(m="):
         return f"Controlled direct effect CDE({key[6:-1]})"
+    if key.startswith("pse(") and key not in _LABELS:
+        return f"Path-specific effect through {key[4:-1]}"
     return _LABELS.get(key, key)
 
 
@@ -49,6 +57,8 @@ class MediationSpec:
     conf_level: float
     cde_at: tuple[float, ...]
     seed: int | None
+    mediators: tuple[str, ...] = ()
+    post_treatment: tuple[str, ...] = ()
 
 
 @dataclass
@@ -83,6 +93,9 @@ class MediationResult:
         The arrays analysed (not serialised).
     details : dict
         Method-specific extras (quadrature error, BCa acceleration, ...).
+    models : dict
+        Every fitted model keyed by its response column, for analyses with
+        several mediators or post-treatment confounders (empty otherwise).
     """
 
     effects: pd.DataFrame
@@ -98,6 +111,7 @@ class MediationResult:
     outcome_fit: ModelFit
     data: StudyData = field(repr=False)
     details: dict[str, Any] = field(default_factory=dict)
+    models: dict[str, ModelFit] = field(default_factory=dict)
 
     def __getitem__(self, estimand: str) -> float:
         """Point estimate of one estimand, e.g. ``res["nie1"]``."""
@@ -132,6 +146,11 @@ class MediationResult:
         spec = asdict(self.spec)
         spec["covariates"] = list(spec["covariates"])
         spec["cde_at"] = list(spec["cde_at"])
+        spec["mediators"] = list(spec["mediators"])
+        spec["post_treatment"] = list(spec["post_treatment"])
+        models = {"mediator": self.mediator_fit.to_dict(), "outcome": self.outcome_fit.to_dict()}
+        if self.models:
+            models["chain"] = {k: fit.to_dict() for k, fit in self.models.items()}
         return {
             "effects": effects,
             "potential_outcomes": {k: jsonable(v) for k, v in self.potential_outcomes.items()},
@@ -148,10 +167,7 @@ class MediationResult:
             "seed": self.spec.seed,
             "scale": self.scale,
             "spec": spec,
-            "models": {
-                "mediator": self.mediator_fit.to_dict(),
-                "outcome": self.outcome_fit.to_dict(),
-            },
+            "models": models,
             "warnings": list(self.warnings),
             "details": {k: jsonable(v) for k, v in self.details.items()},
         }
@@ -159,7 +175,8 @@ class MediationResult:
     def __repr__(self) -> str:
         spec = self.spec
         head = (
-            f"MediationResult({spec.treatment} -> {spec.mediator} -> {spec.outcome}; n={self.n}, "
+            f"MediationResult({spec.treatment} -> {' -> '.join(spec.mediators or (spec.mediator,))}"
+            f" -> {spec.outcome}; n={self.n}, "
             f"{spec.mediator_model}/{spec.outcome_model} models, "
             f"interaction={spec.interaction}, method={spec.method}"
         )

@@ -3,7 +3,9 @@
 The first three reproduce the teaching notebook's simulations draw for draw
 (same seeds give the same data, hence the same printed tables); the others add
 a treatment-mediator interaction, a post-treatment confounder and a binary
-mediator with a continuous outcome.
+mediator with a continuous outcome. Processes with several mediators or a
+post-treatment confounder, and their truths by nested counterfactual simulation,
+live in :mod:`medbook.simulate_sequential` and are re-exported here.
 
 Each process is a :class:`Process`: a covariate generator plus the structural
 mean functions of the mediator and the outcome. :func:`truth` integrates those
@@ -21,17 +23,30 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
+from .simulate_sequential import (
+    SEQUENTIAL_PROCESSES,
+    sequential_truth,
+    simulate_binary_confounder,
+    simulate_linear_chain,
+    simulate_mediator_chain,
+)
+
 __all__ = [
     "PROCESSES",
+    "SEQUENTIAL_PROCESSES",
     "Process",
     "add_measurement_error",
     "confounding_sweep",
+    "sequential_truth",
     "simulate",
     "simulate_binary",
+    "simulate_binary_confounder",
     "simulate_binary_mediator_continuous_outcome",
     "simulate_continuous_mediator_binary_outcome",
     "simulate_interaction",
     "simulate_linear",
+    "simulate_linear_chain",
+    "simulate_mediator_chain",
     "simulate_post_treatment",
     "simulate_unmeasured",
     "truth",

@@ -1,0 +1,206 @@
+"""Validate the roles and arrays of a study with several mediators or post-treatment confounders.
+
+Role conflicts are :class:`~medbook.errors.ConfigError` s; problems with the
+data itself are :class:`~medbook.errors.DataError` s raised by
+:func:`medbook.data.prepare` (treatment, first mediator, outcome, covariates)
+or here (the other mediators and the post-treatment columns).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .data import StudyData, VariableKind, prepare
+from .errors import ConfigError, DataError
+
+__all__ = ["ChainData", "chain_roles", "prepare_chain"]
+
+_MAX_ROWS_LISTED = 5
+
+
+@dataclass(frozen=True)
+class ChainData:
+    """Arrays of a sequential study.
+
+    Attributes
+    ----------
+    study : StudyData
+        Treatment, first mediator, outcome and covariates (rows and drops included).
+    columns : tuple of str
+        Intermediate columns in model order: post-treatment confounders, then mediators.
+    values : tuple of numpy.ndarray
+        Their float values.
+    kinds : tuple of {"binary", "continuous"}
+        Their detected types.
+    n_confounders : int
+        How many of ``columns`` are post-treatment confounders.
+    """
+
+    study: StudyData
+    columns: tuple[str, ...]
+    values: tuple[np.ndarray, ...]
+    kinds: tuple[VariableKind, ...]
+    n_confounders: int
+
+    @property
+    def mediators(self) -> tuple[str, ...]:
+        """Mediator columns in causal order."""
+        return self.columns[self.n_confounders :]
+
+    @property
+    def confounders(self) -> tuple[str, ...]:
+        """Post-treatment confounder columns."""
+        return self.columns[: self.n_confounders]
+
+
+def _names(value: Any, option: str) -> list[str]:
+    if value is None:
+        return []
+    items = [value] if isinstance(value, str) else value
+    try:
+        items = list(items)
+    except TypeError:
+        raise ConfigError(
+            f"{option} must be a column name or a list of names; got {value!r}"
+        ) from None
+    for item in items:
+        if not isinstance(item, str) or not item:
+            raise ConfigError(f"{option} entries must be non-empty column names; got {item!r}")
+    return items
+
+
+def chain_roles(
+    treatment: str,
+    mediator: Any,
+    outcome: str,
+    covariates: Any,
+    post_treatment: Any,
+) -> tuple[list[str], list[str]]:
+    """Mediators and post-treatment columns, checked for conflicting roles.
+
+    Raises
+    ------
+    ConfigError
+        An empty list, a column listed twice, or a column in two roles.
+
+    Examples
+    --------
+    >>> chain_roles("t", ["m1", "m2"], "y", ["x"], None)
+    (['m1', 'm2'], [])
+    >>> chain_roles("t", ["m1", "m1"], "y", [], None)
+    Traceback (most recent call last):
+    medbook.errors.ConfigError: mediator 'm1' is listed twice
+    """
+    mediators = _names(mediator, "mediator")
+    confounders = _names(post_treatment, "post_treatment")
+    if not mediators:
+        raise ConfigError("mediator must name at least one column; got an empty list")
+    if post_treatment is not None and not isinstance(post_treatment, str) and not confounders:
+        raise ConfigError("post_treatment must name at least one column; got an empty list")
+    for option, items in (("mediator", mediators), ("post_treatment column", confounders)):
+        repeated = [c for c in items if items.count(c) > 1]
+        if repeated:
+            raise ConfigError(f"{option} {repeated[0]!r} is listed twice")
+    roles = {treatment: "the treatment", outcome: "the outcome"}
+    for column in _names(covariates, "covariates"):
+        roles.setdefault(column, "a covariate")
+    for role, items in (("a mediator", mediators), ("a post-treatment confounder", confounders)):
+        for column in items:
+            if column in roles:
+                raise ConfigError(
+                    f"column {column!r} cannot be both {roles[column]} and {role}"
+                )
+            roles[column] = role
+    return mediators, confounders
+
+
+def _row_list(mask: np.ndarray) -> str:
+    rows = np.flatnonzero(mask) + 1
+    shown = ", ".join(str(r) for r in rows[:_MAX_ROWS_LISTED])
+    more = f" and {rows.size - _MAX_ROWS_LISTED} more" if rows.size > _MAX_ROWS_LISTED else ""
+    return f"row{'s' if rows.size > 1 else ''} {shown}{more}"
+
+
+def _missing(series: pd.Series) -> np.ndarray:
+    mask = np.asarray(pd.isna(series), dtype=bool).copy()
+    if pd.api.types.is_bool_dtype(series):
+        return mask
+    if pd.api.types.is_numeric_dtype(series):
+        return mask | ~np.isfinite(series.to_numpy(dtype=float, na_value=np.nan))
+    text = series.astype("string").str.strip()
+    return mask | np.asarray(text.eq("").fillna(False), dtype=bool)
+
+
+def _numeric(series: pd.Series, column: str, role: str) -> np.ndarray:
+    if pd.api.types.is_bool_dtype(series) or pd.api.types.is_numeric_dtype(series):
+        values = series.to_numpy(dtype=float)
+    else:
+        converted = pd.to_numeric(series, errors="coerce")
+        bad = converted.isna().to_numpy()
+        if bad.any():
+            first = series.to_numpy()[bad][0]
+            raise DataError(
+                f"{role} column {column!r} holds non-numeric value {str(first)[:40]!r} "
+                f"({_row_list(bad)})"
+            )
+        values = converted.to_numpy(dtype=float)
+    if np.ptp(values) == 0:
+        raise DataError(f"column {column!r} is constant ({values[0]:g} in every row)")
+    return values
+
+
+def prepare_chain(
+    frame: pd.DataFrame,
+    treatment: str,
+    mediators: Sequence[str],
+    outcome: str,
+    covariates: Sequence[str],
+    post_treatment: Sequence[str] = (),
+    *,
+    drop_missing: bool = False,
+    treated_level: Any = None,
+) -> ChainData:
+    """Validate a data frame for a sequential analysis (roles from :func:`chain_roles`)."""
+    if not isinstance(frame, pd.DataFrame):
+        raise DataError(f"expected a pandas DataFrame, got {type(frame).__name__}")
+    frame = frame.rename(columns=str)
+    if frame.columns.duplicated().any():
+        duplicated = frame.columns[frame.columns.duplicated()][0]
+        raise DataError(f"duplicate column name {duplicated!r} in the data")
+    extras = [*post_treatment, *mediators[1:]]
+    missing = np.zeros(len(frame), dtype=bool)
+    for column in extras:
+        if column not in frame.columns:
+            raise DataError(f"column {column!r} not found in the data")
+        col_missing = _missing(frame[column])
+        if col_missing.any() and not drop_missing:
+            raise DataError(
+                f"column {column!r} has {int(col_missing.sum())} missing or non-finite value(s) "
+                f"({_row_list(col_missing)}); fix them or use drop_missing"
+            )
+        missing |= col_missing
+    kept = np.flatnonzero(~missing)
+    study = prepare(
+        frame.iloc[kept], treatment, mediators[0], outcome, covariates,
+        drop_missing=drop_missing, treated_level=treated_level,
+    )
+    rows = kept[study.rows]
+    study = replace(study, rows=rows, n_dropped=study.n_dropped + int(missing.sum()))
+    sub = frame.iloc[rows].reset_index(drop=True)
+    roles = ["post-treatment"] * len(post_treatment) + ["mediator"] * (len(mediators) - 1)
+    extra_values = [_numeric(sub[c], c, r) for c, r in zip(extras, roles, strict=True)]
+    values = (*extra_values[: len(post_treatment)], study.mediator,
+              *extra_values[len(post_treatment) :])
+    kinds = tuple("binary" if np.isin(v, (0.0, 1.0)).all() else "continuous" for v in values)
+    return ChainData(
+        study=study,
+        columns=(*post_treatment, *mediators),
+        values=values,
+        kinds=kinds,  # type: ignore[arg-type]
+        n_confounders=len(post_treatment),
+    )
