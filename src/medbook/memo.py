@@ -10,22 +10,19 @@ output folder keeps its previous results.
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
-import os
 import platform
-import shutil
 import sys
-import tempfile
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup
 
 from . import __version__
 from .convert import markdown_to_typst, pandoc_convert
-from .errors import ConfigError, MedbookError, RenderError
+from .errors import ConfigError
 from .io import read_table
 from .jsonsafe import jsonable
 from .mediation import mediate
@@ -39,9 +36,13 @@ from .report import (
     template_environment,
 )
 from .results import MediationResult
+from .staging import check_target, sha256_file, staged_folder
 from .study import Study, load_study
 
-__all__ = ["FORMATS", "OUTPUT_NAMES", "build_memo"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["FORMATS", "OUTPUT_NAMES", "DataSource", "build_memo", "write_memo"]
 
 FORMATS = ("html", "pdf", "md", "json")
 #: Every name ``build_memo`` may write; an existing output folder holding anything
@@ -102,97 +103,112 @@ def build_memo(
     wanted = _formats(formats)
     study = load_study(Path(study_path), Path(data_path) if data_path is not None else None)
     out_dir = Path(out_dir).absolute()
-    _check_target(out_dir)
+    check_target(out_dir, lambda p: p.name in OUTPUT_NAMES)
     frame = read_table(study.data)
-    data_sha256 = _sha256(study.data)
-
-    steps = ["analysis", "sensitivity", "diagnostics", "figures", "markdown"]
-    steps += [f for f in ("html", "pdf") if f in wanted] + ["results", "finish"]
-    bar = _progress(len(steps), progress)
-    created = _missing_parents(out_dir)
+    source = DataSource(study.data.name, sha256_file(study.data), study.data.stat().st_size)
+    bar = _progress(len(_steps(wanted)), progress)
+    step = _stepper(bar)
     try:
-        out_dir.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.medbook-", dir=out_dir.parent))
-        tmp.chmod(0o777 & ~_umask())
-    except OSError as err:
-        _remove_dirs(created)
-        bar.close()
-        raise RenderError(
-            f"output directory {str(out_dir)!r} is not writable: {err.strerror or err}"
-        ) from err
-    try:
-        bar.set_postfix_str("analysis")
-        res = mediate(frame, **study.mediate_kwargs(), drop_missing=drop_missing)
-        del frame
-        if res.data.n_dropped:
-            _note(f"dropped {res.data.n_dropped} row(s) with missing values (--drop-missing)")
+        with staged_folder(out_dir) as tmp:
+            write_memo(study, frame, tmp, source=source, formats=wanted,
+                       drop_missing=drop_missing, step=step)
+            step("finish")
         bar.update()
-        bar.set_postfix_str("sensitivity")
-        sens, sens_detail, robustness = summarize_sensitivity(res)
-        bar.update()
-        bar.set_postfix_str("diagnostics")
-        diag_warnings, balance, diag_detail = diagnostics_inputs(res)
-        bar.update()
-        bar.set_postfix_str("figures")
-        figures = _figures(res, study, sens_detail, tmp)
-        bar.update()
-        bar.set_postfix_str("markdown")
-        pngs = {k: f"{v}.png" for k, v in figures.items()}
-        context = build_context(
-            res, study, sens,
-            diagnostics_warnings=diag_warnings, balance=balance, figures=pngs,
-        )
-        documents = {
-            "memo": render_memo_markdown(context),
-            "report": render_report_markdown(context),
-        }
-        if "md" in wanted:
-            for name, text in documents.items():
-                (tmp / f"{name}.md").write_text(text, encoding="utf-8")
-        bar.update()
-        plain = build_context(res, study, sens, diagnostics_warnings=diag_warnings, escape=str)
-        page = {
-            "version": __version__,
-            "data_name": study.data.name,
-            "data_sha256_short": data_sha256[:12],
-            "seed": study.seed,
-            "title": " ".join(str(plain["title"]).split()),
-        }
-        if "html" in wanted:
-            bar.set_postfix_str("html")
-            for name, text in documents.items():
-                html = _to_html(text, tmp, figures, page)
-                (tmp / f"{name}.html").write_text(html, encoding="utf-8")
-            bar.update()
-        if "pdf" in wanted:
-            bar.set_postfix_str("pdf")
-            for name, text in documents.items():
-                _to_pdf(text, tmp / f"{name}.pdf", tmp, page)
-            bar.update()
-        bar.set_postfix_str("results")
-        if "json" in wanted:
-            results = _results(
-                res, study, plain, data_sha256, drop_missing, wanted, sens, sens_detail,
-                robustness, diag_detail,
-            )
-            text = json.dumps(results, indent=2, ensure_ascii=False, allow_nan=False)
-            (tmp / "results.json").write_text(text + "\n", encoding="utf-8")
-        bar.update()
-        bar.set_postfix_str("finish")
-        _move_into_place(tmp, out_dir)
-        bar.update()
-    except MedbookError:
-        _discard(tmp, created)
-        raise
-    except OSError as err:
-        _discard(tmp, created)
-        raise RenderError(f"cannot write the memo to {str(out_dir)!r}: {err}") from err
-    except BaseException:
-        _discard(tmp, created)
-        raise
     finally:
         bar.close()
     return out_dir
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """Provenance of the analysed data: file name, SHA-256 and size in bytes."""
+
+    name: str
+    sha256: str
+    size: int
+
+
+def write_memo(
+    study: Study,
+    frame: pd.DataFrame,
+    folder: Path,
+    *,
+    source: DataSource,
+    formats: set[str],
+    drop_missing: bool = False,
+    step: Callable[[str], None] = lambda name: None,
+) -> MediationResult:
+    """Analyse ``frame`` and write the memo's files into the existing ``folder``.
+
+    The caller owns ``folder`` (normally a temp folder of :func:`staged_folder`);
+    ``step(name)`` is called before each stage, for progress reporting.
+    """
+    step("analysis")
+    res = mediate(frame, **study.mediate_kwargs(), drop_missing=drop_missing)
+    if res.data.n_dropped:
+        _note(f"dropped {res.data.n_dropped} row(s) with missing values (--drop-missing)")
+    step("sensitivity")
+    sens, sens_detail, robustness = summarize_sensitivity(res)
+    step("diagnostics")
+    diag_warnings, balance, diag_detail = diagnostics_inputs(res)
+    step("figures")
+    figures = _figures(res, study, sens_detail, folder)
+    step("markdown")
+    pngs = {k: f"{v}.png" for k, v in figures.items()}
+    context = build_context(
+        res, study, sens, diagnostics_warnings=diag_warnings, balance=balance, figures=pngs,
+    )
+    documents = {
+        "memo": render_memo_markdown(context),
+        "report": render_report_markdown(context),
+    }
+    if "md" in formats:
+        for name, text in documents.items():
+            (folder / f"{name}.md").write_text(text, encoding="utf-8")
+    plain = build_context(res, study, sens, diagnostics_warnings=diag_warnings, escape=str)
+    page = {
+        "version": __version__,
+        "data_name": source.name,
+        "data_sha256_short": source.sha256[:12],
+        "seed": study.seed,
+        "title": " ".join(str(plain["title"]).split()),
+    }
+    if "html" in formats:
+        step("html")
+        for name, text in documents.items():
+            html = _to_html(text, folder, figures, page)
+            (folder / f"{name}.html").write_text(html, encoding="utf-8")
+    if "pdf" in formats:
+        step("pdf")
+        for name, text in documents.items():
+            _to_pdf(text, folder / f"{name}.pdf", folder, page)
+    step("results")
+    if "json" in formats:
+        results = _results(
+            res, study, plain, source, drop_missing, formats, sens, sens_detail,
+            robustness, diag_detail,
+        )
+        text = json.dumps(results, indent=2, ensure_ascii=False, allow_nan=False)
+        (folder / "results.json").write_text(text + "\n", encoding="utf-8")
+    return res
+
+
+def _steps(formats: set[str]) -> list[str]:
+    steps = ["analysis", "sensitivity", "diagnostics", "figures", "markdown"]
+    return steps + [f for f in ("html", "pdf") if f in formats] + ["results", "finish"]
+
+
+def _stepper(bar: Any) -> Callable[[str], None]:
+    """A ``step(name)`` callback that closes the previous stage and names the next."""
+    started = [False]
+
+    def step(name: str) -> None:
+        if started[0]:
+            bar.update()
+        started[0] = True
+        bar.set_postfix_str(name)
+
+    return step
 
 
 # --- analysis steps -------------------------------------------------------------------------
@@ -276,7 +292,7 @@ def _results(
     res: MediationResult,
     study: Study,
     plain: dict[str, Any],
-    data_sha256: str,
+    source: DataSource,
     drop_missing: bool,
     formats: Iterable[str],
     sens: SensitivitySummary,
@@ -291,9 +307,9 @@ def _results(
             "study_file": study.path.name,
             "study_sha256": study.sha256,
             "config": study.raw,
-            "data_file": study.data.name,
-            "data_sha256": data_sha256,
-            "data_bytes": study.data.stat().st_size,
+            "data_file": source.name,
+            "data_sha256": source.sha256,
+            "data_bytes": source.size,
             "drop_missing": drop_missing,
             "seed": study.seed,
             "formats": sorted(formats),
@@ -343,86 +359,6 @@ def _formats(formats: Sequence[str] | str) -> set[str]:
     if not wanted:
         raise ConfigError(f"no output format given (choose from {', '.join(FORMATS)})")
     return wanted
-
-
-def _check_target(out_dir: Path) -> None:
-    """Refuse an output path that is a file or a folder holding unrelated files."""
-    if out_dir.exists() or out_dir.is_symlink():
-        if not out_dir.is_dir() or out_dir.is_symlink():
-            raise ConfigError(f"output path {str(out_dir)!r} exists and is not a directory")
-        try:
-            foreign = sorted(p.name for p in out_dir.iterdir() if p.name not in OUTPUT_NAMES)
-        except OSError as err:
-            raise RenderError(
-                f"output directory {str(out_dir)!r} is not readable: {err.strerror}"
-            ) from err
-        if foreign:
-            raise ConfigError(
-                f"output directory {str(out_dir)!r} holds files medbook did not write "
-                f"({', '.join(foreign[:3])}); choose an empty or new directory"
-            )
-    for parent in out_dir.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise RenderError(
-                    f"output directory {str(out_dir)!r} is not writable: "
-                    f"{str(parent)!r} is not a directory"
-                )
-            if not os.access(parent, os.W_OK | os.X_OK):
-                raise RenderError(
-                    f"output directory {str(out_dir)!r} is not writable: "
-                    f"no write permission in {str(parent)!r}"
-                )
-            break
-
-
-def _missing_parents(out_dir: Path) -> list[Path]:
-    """Ancestors of ``out_dir`` that do not exist yet, deepest first."""
-    missing = [p for p in out_dir.parents if not p.exists()]
-    return missing
-
-
-def _remove_dirs(folders: list[Path]) -> None:
-    for folder in folders:
-        try:
-            folder.rmdir()
-        except OSError:
-            break
-
-
-def _discard(tmp: Path, created: list[Path]) -> None:
-    shutil.rmtree(tmp, ignore_errors=True)
-    _remove_dirs(created)
-
-
-def _move_into_place(tmp: Path, out_dir: Path) -> None:
-    """Swap the finished folder in; an existing folder is replaced only at the end."""
-    if not out_dir.exists():
-        tmp.rename(out_dir)
-        return
-    backup = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
-    backup.rmdir()
-    out_dir.rename(backup)
-    try:
-        tmp.rename(out_dir)
-    except OSError:
-        backup.rename(out_dir)
-        raise
-    shutil.rmtree(backup, ignore_errors=True)
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _note(message: str) -> None:
