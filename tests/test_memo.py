@@ -24,6 +24,7 @@ EXAMPLE = ROOT / "examples" / "onboarding"
 GOLDEN = Path(__file__).resolve().parent / "golden"
 DATA = Path(__file__).resolve().parent / "data"
 UPDATE_GOLDEN = os.environ.get("MEDBOOK_UPDATE_GOLDEN") == "1"
+RUN_EPOCH = "1790000000"  # a fixed run date, so two runs are byte-identical
 
 
 def run_cli(capsys, *args: str) -> tuple[int, str]:
@@ -80,7 +81,9 @@ def example_out(tmp_path_factory) -> Path:
     study = folder / "study.yml"
     study.write_text(config, encoding="utf-8")
     out = folder / "out"
-    assert main(["memo", str(study), "--out", str(out), "--quiet"]) == 0
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SOURCE_DATE_EPOCH", RUN_EPOCH)
+        assert main(["memo", str(study), "--out", str(out), "--quiet"]) == 0
     return out
 
 
@@ -95,7 +98,7 @@ def test_example_data_is_reproducible():
 def test_all_outputs_written(example_out):
     names = {p.name for p in example_out.iterdir()}
     assert names == {"memo.html", "memo.pdf", "memo.md", "report.html", "report.pdf",
-                     "report.md", "results.json", "figures"}
+                     "report.md", "results.json", "history.json", "figures"}
     figures = {p.name for p in (example_out / "figures").iterdir()}
     for stem in ("dag", "effects", "sensitivity", "mediator_by_arm"):
         assert {f"{stem}.svg", f"{stem}.png"} <= figures
@@ -158,14 +161,25 @@ def test_pdf_and_html_carry_the_headline_numbers(example_out):
         assert section in report
 
 
-def test_rerun_is_identical_and_replaces_previous_output(example_out, tmp_path):
-    out = tmp_path / "copy"
-    shutil.copytree(example_out, out)
+def test_same_inputs_give_identical_files_and_a_rerun_compares(example_out, tmp_path,
+                                                                 monkeypatch):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", RUN_EPOCH)
     study = example_out.parent / "study.yml"
+    out = tmp_path / "again"
+    assert main(["memo", str(study), "--out", str(out), "--quiet"]) == 0
+    first = files_digest(example_out)
+    assert files_digest(out) == first  # byte-identical, PDFs and PNGs too
     (out / "memo.md").write_text("stale", encoding="utf-8")
     assert main(["memo", str(study), "--out", str(out), "--quiet"]) == 0
-    assert files_digest(out) == files_digest(example_out)  # byte-identical, PDFs and PNGs too
-    assert [p.name for p in tmp_path.iterdir()] == ["copy"]
+    rerun = files_digest(out)
+    compared = {"memo.md", "memo.html", "memo.pdf", "results.json", "history.json"}
+    assert {k: v for k, v in rerun.items() if k not in compared} == {
+        k: v for k, v in first.items() if k not in compared}
+    memo = (out / "memo.md").read_text(encoding="utf-8")
+    assert "What changed since the previous memo" in memo and "on the same data" in memo
+    assert "The recommendation is unchanged (moderate)." in memo
+    assert len(json.loads((out / "history.json").read_text(encoding="utf-8"))) == 2
+    assert [p.name for p in tmp_path.iterdir()] == ["again"]
 
 
 def test_progress_bar_on_stderr(tmp_path, capsys):
@@ -176,7 +190,8 @@ def test_progress_bar_on_stderr(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 0
     assert "medbook memo" in err
-    assert {p.name for p in (tmp_path / "out").iterdir()} == {"memo.md", "report.md", "figures"}
+    assert {p.name for p in (tmp_path / "out").iterdir()} == {
+        "memo.md", "report.md", "history.json", "figures"}
 
 
 # --- bad input: clear one-line error, exit 2, nothing written ---------------------------------

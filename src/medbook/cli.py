@@ -41,6 +41,7 @@ def _cmd_memo(args: argparse.Namespace) -> int:
         formats=formats,
         drop_missing=args.drop_missing,
         progress=not args.quiet,
+        previous=Path(args.previous) if args.previous else None,
     )
     if not args.quiet:
         print(f"medbook: wrote {out}", file=sys.stderr)
@@ -69,6 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
     memo.add_argument("--out", default="memo-out", help="output folder (default: memo-out)")
     memo.add_argument("--to", default="html,pdf,md,json", help="formats: html,pdf,md,json")
     memo.add_argument("--drop-missing", action="store_true", help="drop rows with missing values")
+    memo.add_argument(
+        "--previous", metavar="PATH",
+        help="earlier memo folder or results.json to compare with (default: the one in --out)",
+    )
     memo.add_argument("--quiet", action="store_true", help="no progress bar")
     memo.set_defaults(func=_cmd_memo)
     return parser

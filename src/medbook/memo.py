@@ -23,6 +23,17 @@ from markupsafe import Markup
 from . import __version__
 from .convert import markdown_to_typst, pandoc_convert
 from .errors import ConfigError
+from .history import (
+    Comparison,
+    Previous,
+    RunRecord,
+    compare,
+    history_records,
+    read_previous,
+    run_date,
+    run_record,
+    write_history,
+)
 from .io import read_table
 from .jsonsafe import jsonable
 from .mediation import mediate
@@ -49,7 +60,7 @@ FORMATS = ("html", "pdf", "md", "json")
 #: else is refused rather than replaced.
 OUTPUT_NAMES = frozenset({
     "memo.html", "memo.pdf", "memo.md", "report.html", "report.pdf", "report.md",
-    "results.json", "figures",
+    "results.json", "history.json", "figures",
 })
 #: pandoc reads our Markdown with raw HTML/TeX/attributes disabled, so nothing in it
 #: can become markup other than what the (escaped) Markdown says.
@@ -59,7 +70,10 @@ _FIGURE_FILES = {
     "effects": "figures/effects",
     "sensitivity": "figures/sensitivity",
     "mediator": "figures/mediator_by_arm",
+    "trend": "figures/trend",
 }
+#: The memo draws the trend of its headline estimates from this many runs on.
+TREND_MIN_RUNS = 3
 
 
 def build_memo(
@@ -69,6 +83,7 @@ def build_memo(
     formats: Sequence[str] = FORMATS,
     drop_missing: bool = False,
     progress: bool = True,
+    previous: Path | None = None,
 ) -> Path:
     """Analyse a study and write the memo, the report, results and figures.
 
@@ -88,6 +103,11 @@ def build_memo(
         Drop rows with missing values (their number is reported) instead of failing.
     progress : bool
         Show a progress bar on stderr.
+    previous : pathlib.Path, optional
+        An earlier memo folder or its ``results.json`` to compare with. By default
+        the earlier run in ``out_dir``, if there is one. The memo then says what
+        changed, ``results.json`` gains a ``previous`` section, and ``history.json``
+        keeps one record per run (the memo draws a trend from the third run on).
 
     Returns
     -------
@@ -104,6 +124,7 @@ def build_memo(
     study = load_study(Path(study_path), Path(data_path) if data_path is not None else None)
     out_dir = Path(out_dir).absolute()
     check_target(out_dir, lambda p: p.name in OUTPUT_NAMES)
+    earlier = _earlier_run(out_dir, previous)
     frame = read_table(study.data)
     source = DataSource(study.data.name, sha256_file(study.data), study.data.stat().st_size)
     bar = _progress(len(_steps(wanted)), progress)
@@ -111,7 +132,7 @@ def build_memo(
     try:
         with staged_folder(out_dir) as tmp:
             write_memo(study, frame, tmp, source=source, formats=wanted,
-                       drop_missing=drop_missing, step=step)
+                       drop_missing=drop_missing, previous=earlier, step=step)
             step("finish")
         bar.update()
     finally:
@@ -136,12 +157,14 @@ def write_memo(
     source: DataSource,
     formats: set[str],
     drop_missing: bool = False,
+    previous: Previous | None = None,
     step: Callable[[str], None] = lambda name: None,
-) -> MediationResult:
+) -> RunRecord:
     """Analyse ``frame`` and write the memo's files into the existing ``folder``.
 
     The caller owns ``folder`` (normally a temp folder of :func:`staged_folder`);
-    ``step(name)`` is called before each stage, for progress reporting.
+    ``previous`` is the earlier run to compare with; ``step(name)`` is called before
+    each stage, for progress reporting. Returns this run's :class:`RunRecord`.
     """
     step("analysis")
     res = mediate(frame, **study.mediate_kwargs(), drop_missing=drop_missing)
@@ -151,12 +174,23 @@ def write_memo(
     sens, sens_detail, robustness = summarize_sensitivity(res)
     step("diagnostics")
     diag_warnings, balance, diag_detail = diagnostics_inputs(res)
+    plain = build_context(res, study, sens, diagnostics_warnings=diag_warnings, escape=str)
+    results = _results(
+        res, study, plain, source, drop_missing, formats, sens, sens_detail,
+        robustness, diag_detail,
+    )
+    record = run_record(results)
+    comparison = compare(previous.record, record) if previous is not None else None
+    runs = history_records(previous, record)
+    if comparison is not None:
+        results["previous"] = _previous_section(comparison)
     step("figures")
-    figures = _figures(res, study, sens_detail, folder)
+    figures = _figures(res, study, sens_detail, folder, runs)
     step("markdown")
     pngs = {k: f"{v}.png" for k, v in figures.items()}
     context = build_context(
         res, study, sens, diagnostics_warnings=diag_warnings, balance=balance, figures=pngs,
+        comparison=comparison,
     )
     documents = {
         "memo": render_memo_markdown(context),
@@ -165,7 +199,6 @@ def write_memo(
     if "md" in formats:
         for name, text in documents.items():
             (folder / f"{name}.md").write_text(text, encoding="utf-8")
-    plain = build_context(res, study, sens, diagnostics_warnings=diag_warnings, escape=str)
     page = {
         "version": __version__,
         "data_name": source.name,
@@ -183,14 +216,20 @@ def write_memo(
         for name, text in documents.items():
             _to_pdf(text, folder / f"{name}.pdf", folder, page)
     step("results")
+    write_history(folder, runs)
     if "json" in formats:
-        results = _results(
-            res, study, plain, source, drop_missing, formats, sens, sens_detail,
-            robustness, diag_detail,
-        )
         text = json.dumps(results, indent=2, ensure_ascii=False, allow_nan=False)
         (folder / "results.json").write_text(text + "\n", encoding="utf-8")
-    return res
+    return record
+
+
+def _earlier_run(out_dir: Path, previous: Path | None) -> Previous | None:
+    """The run to compare with: ``previous`` if given, else the one in ``out_dir``."""
+    if previous is not None:
+        return read_previous(Path(previous))
+    if any((out_dir / name).is_file() for name in ("results.json", "history.json")):
+        return read_previous(out_dir)
+    return None
 
 
 def _steps(formats: set[str]) -> list[str]:
@@ -214,7 +253,7 @@ def _stepper(bar: Any) -> Callable[[str], None]:
 # --- analysis steps -------------------------------------------------------------------------
 
 def _figures(
-    res: MediationResult, study: Study, curve: Any, folder: Path
+    res: MediationResult, study: Study, curve: Any, folder: Path, runs: Sequence[RunRecord]
 ) -> dict[str, str]:
     """Write the DAG and the plots as SVG + PNG; return key -> path stem (relative)."""
     import matplotlib as mpl
@@ -246,6 +285,8 @@ def _figures(
     ]
     if curve is not None:
         figs.append(("sensitivity", lambda: plots.sensitivity_curve(curve, "nie1")))
+    if len(runs) >= TREND_MIN_RUNS:
+        figs.append(("trend", lambda: plots.trend_plot(runs)))
     # Fixed SVG id salt and no timestamps: the same inputs give byte-identical files.
     with mpl.rc_context({"svg.hashsalt": "medbook", "svg.fonttype": "path"}):
         for key, make in figs:
@@ -303,6 +344,7 @@ def _results(
     """Everything computed, plus the exact inputs, as a JSON-safe dict."""
     return jsonable({
         "medbook_version": __version__,
+        "run": {"date": run_date()},
         "inputs": {
             "study_file": study.path.name,
             "study_sha256": study.sha256,
@@ -372,3 +414,17 @@ def _progress(total: int, enabled: bool) -> Any:
         total=total, desc="medbook memo", unit="step", file=sys.stderr,
         disable=not enabled, leave=False, dynamic_ncols=True,
     )
+
+
+def _previous_section(comparison: Comparison) -> dict[str, Any]:
+    """``results.json``'s ``previous``: the earlier run and how this one compares."""
+    return jsonable({
+        **comparison.previous.to_dict(),
+        "comparable": comparison.comparable,
+        "not_comparable_because": comparison.reason or None,
+        "same_data": comparison.same_data,
+        "recommendation_changed": comparison.recommendation_changed,
+        "outside_previous_interval": {
+            c.key: c.outside_previous_interval for c in comparison.changes
+        },
+    })

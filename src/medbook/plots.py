@@ -10,7 +10,7 @@ Colours follow Okabe & Ito (2008). User-supplied names are shown literally
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -22,6 +22,7 @@ from matplotlib.figure import Figure
 from scipy import stats
 
 from .errors import ConfigError
+from .history import RunRecord
 from .results import MediationResult, estimand_label
 from .sensitivity import BiasGrid, RhoSensitivity
 
@@ -35,7 +36,9 @@ __all__ = [
     "mediator_distribution",
     "mediator_outcome_scatter",
     "pm_distribution",
+    "segment_forest",
     "sensitivity_curve",
+    "trend_plot",
 ]
 
 OKABE_ITO = {
@@ -416,3 +419,67 @@ def bias_contour(grid: BiasGrid, estimand: str = "nie1", *, title: str | None = 
         + ("; the bold line marks where it would be zero." if values.min() < 0 < values.max()
            else "."),
     )
+
+
+_PANEL_KEYS = ("te", "nie1", "nde0")
+
+
+def trend_plot(runs: Sequence[RunRecord], *, title: str | None = None) -> Figure:
+    """Headline estimates with their intervals across memo runs (oldest on the left)."""
+    if len(runs) < 2:
+        raise ConfigError("a trend needs at least two runs")
+    x = np.arange(1, len(runs) + 1)
+    ticks = [(r.date or "")[:10] or f"run {i}" for i, r in enumerate(runs, start=1)]
+    with mpl.rc_context(_THEME):
+        fig = Figure(figsize=(7.0, 3.0), layout="constrained")
+        axes = fig.subplots(1, len(_PANEL_KEYS), sharex=True)
+        for ax, key in zip(axes, _PANEL_KEYS, strict=True):
+            est, lo, hi = (np.array([_or_nan(getattr(r.estimates[key], f)) for r in runs])
+                           for f in ("estimate", "ci_lower", "ci_upper"))
+            ax.fill_between(x, lo, hi, color=OKABE_ITO["sky"], alpha=0.25, linewidth=0)
+            ax.plot(x, est, marker="o", color=OKABE_ITO["blue"])
+            ax.axhline(0, color=OKABE_ITO["grey"], linestyle="--", linewidth=1)
+            ax.set_title(estimand_label(key), fontsize=10.5, fontweight="normal")
+            ax.set_xticks(x, ticks, rotation=45, ha="right", fontsize=8.5)
+        axes[0].set_ylabel("Estimate (interval shaded)")
+        if title:
+            fig.suptitle(_safe(title))
+    last = runs[-1].estimates
+    parts = [f"{estimand_label(k)} now {_fmt(_or_nan(last[k].estimate))}" for k in _PANEL_KEYS]
+    return _finish(fig, f"Line charts of the headline estimates over {len(runs)} memo runs, "
+                   "each with its confidence interval shaded: " + "; ".join(parts) + ".")
+
+
+def segment_forest(table: pd.DataFrame, *, title: str | None = None) -> Figure:
+    """Forest plot of the headline effects across segments.
+
+    ``table`` has columns ``segment, estimand, estimate, ci_lower, ci_upper`` with
+    ``estimand`` in ``te``, ``nie1``, ``nde0``.
+    """
+    needed = {"segment", "estimand", "estimate", "ci_lower", "ci_upper"}
+    if not needed <= set(table.columns) or table.empty:
+        raise ConfigError(f"segment table needs rows with {', '.join(sorted(needed))}")
+    segments = list(dict.fromkeys(table["segment"]))
+    y = np.arange(len(segments))[::-1]
+    with mpl.rc_context(_THEME):
+        fig = Figure(figsize=(7.0, 0.45 * len(segments) + 1.4), layout="constrained")
+        axes = fig.subplots(1, len(_PANEL_KEYS), sharey=True)
+        for ax, key in zip(axes, _PANEL_KEYS, strict=True):
+            rows = table[table["estimand"] == key].set_index("segment").reindex(segments)
+            est = rows["estimate"].to_numpy(float)
+            err = np.vstack([est - rows["ci_lower"].to_numpy(float),
+                             rows["ci_upper"].to_numpy(float) - est])
+            ax.errorbar(est, y, xerr=err, fmt="o", color=OKABE_ITO["blue"],
+                        ecolor="#9E9E9E", elinewidth=3, capsize=3)
+            ax.axvline(0, color=OKABE_ITO["grey"], linestyle="--", linewidth=1)
+            ax.set_title(estimand_label(key), fontsize=10.5, fontweight="normal")
+            ax.grid(axis="y", visible=False)
+        axes[0].set_yticks(y, [_safe(s) for s in segments])
+        if title:
+            fig.suptitle(_safe(title))
+    return _finish(fig, f"Forest plot of the total, indirect and direct effects with confidence "
+                   f"intervals in {len(segments)} segments: {', '.join(map(str, segments))}.")
+
+
+def _or_nan(value: float | None) -> float:
+    return np.nan if value is None else float(value)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -33,6 +33,7 @@ from markupsafe import Markup
 
 from ..convert import escape_markdown
 from ..errors import RenderError
+from ..history import Comparison
 from ..results import MediationResult, estimand_label
 from ..study import Role, Study
 
@@ -44,6 +45,8 @@ __all__ = [
     "PMAssessment",
     "SensitivitySummary",
     "build_context",
+    "change_reasons",
+    "changes_context",
     "classify",
     "context_for",
     "diagnostics_inputs",
@@ -73,7 +76,7 @@ RHO_FRAGILE = 0.15
 RHO_ROBUST = 0.4
 
 #: Figures the templates can show (relative paths; empty when absent).
-FIGURE_KEYS = ("dag", "effects", "sensitivity", "mediator")
+FIGURE_KEYS = ("dag", "effects", "sensitivity", "mediator", "trend")
 
 
 
@@ -472,6 +475,75 @@ def recommendation(
     )
 
 
+_DIRECTION_WORDS = {
+    "positive": "clearly positive",
+    "negative": "clearly negative",
+    "inconclusive": "not clearly different from zero",
+}
+
+
+def _then_now(row: Any, is_pm: bool) -> str:
+    fmt = _pct if is_pm else _num
+    if row.estimate is None:
+        return "n/a"
+    return f"{fmt(row.estimate)} ({fmt(row.ci_lower)} to {fmt(row.ci_upper)})"
+
+
+def change_reasons(comparison: Comparison, *, mediator: str) -> list[str]:
+    """Why the recommendation rule's inputs differ between the previous run and this one."""
+    old, new = comparison.previous, comparison.current
+    reasons = []
+    for key, what in (("nie1", f"the indirect effect through {mediator}"),
+                      ("te", "the total effect")):
+        was, now = (classify(asdict(r.estimates[key])) for r in (old, new))
+        if was != now:
+            reasons.append(f"{what} was {_DIRECTION_WORDS[was]} and is now {_DIRECTION_WORDS[now]}")
+    if old.robustness != new.robustness:
+        reasons.append(
+            f"its robustness to unmeasured confounding moved from {old.robustness} "
+            f"to {new.robustness}"
+        )
+    if old.pm_stable != new.pm_stable:
+        reasons.append(
+            "the proportion mediated is now " + ("interpretable" if new.pm_stable else "unstable")
+        )
+    return reasons
+
+
+def changes_context(
+    comparison: Comparison | None, *, mediator: str, escape: Escape = escape_markdown
+) -> dict[str, Any] | None:
+    """The "What changed since the previous memo" section (None without a previous run)."""
+    if comparison is None:
+        return None
+    old, new = comparison.previous, comparison.current
+    when = f"run {old.date[:10]}" if old.date else "run date not recorded"
+    data = (
+        "on the same data" if comparison.same_data
+        else f"on other data ({old.n:,} units in {escape(old.data_file)} then, {new.n:,} now)"
+    )
+    intro = f"The previous memo ({when}) was computed {data}."
+    if not comparison.comparable:
+        return {"intro": intro, "rows": [],
+                "recommendation": f"Its estimates are not compared: {comparison.reason}."}
+    rows = [{
+        "name": estimand_label(change.key),
+        "previous": _then_now(change.previous, change.key == "pm"),
+        "current": _then_now(change.current, change.key == "pm"),
+        "moved": {True: "yes", False: "no", None: "n/a"}[change.outside_previous_interval],
+    } for change in comparison.changes]
+    if not comparison.recommendation_changed:
+        verdict = f"The recommendation is unchanged ({new.recommendation})."
+    else:
+        reasons = change_reasons(comparison, mediator=mediator)
+        why = "; ".join(reasons) if reasons else "the evidence behind it shifted"
+        verdict = (
+            f"The recommendation changed from {old.recommendation} to {new.recommendation}: "
+            f"{why}."
+        )
+    return {"intro": intro, "rows": rows, "recommendation": verdict}
+
+
 # --- context --------------------------------------------------------------------------------
 
 def _effect_rows(res: MediationResult) -> list[dict[str, Any]]:
@@ -570,6 +642,7 @@ def build_context(
     balance: Sequence[Mapping[str, Any]] = (),
     figures: Mapping[str, str] | None = None,
     escape: Escape = escape_markdown,
+    comparison: Comparison | None = None,
 ) -> dict[str, Any]:
     """Everything the templates need, as a plain dict.
 
@@ -590,6 +663,8 @@ def build_context(
         Figure key (``dag``, ``effects``, ``sensitivity``, ``mediator``) -> relative path.
     escape : callable
         Escaper for user-supplied text in the target format (identity for plain text).
+    comparison : medbook.history.Comparison, optional
+        This run set against the previous memo's; adds the "What changed" section.
 
     Returns
     -------
@@ -711,6 +786,7 @@ def build_context(
         "directions": {"te": classify(te), "nie": classify(nie), "nde": classify(nde)},
         "robustness": level,
         "recommendation": {"strength": strength, "text": rec_text},
+        "changes": changes_context(comparison, mediator=med, escape=escape),
         "identification": identification,
         "estimation": {
             "mediator_model": _model_name(spec.mediator_model, "mediator"),
