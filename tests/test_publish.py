@@ -264,10 +264,10 @@ def test_quarto_engine_via_quarto_path(tmp_path: Path, monkeypatch: pytest.Monke
     script = _fake_quarto(tmp_path)
     monkeypatch.setenv("QUARTO_PATH", str(script))
     assert find_quarto() == str(script)
-    summary = render_book(FIXTURE, to="pdf", engine="auto", quiet=True)
+    summary = render_book(FIXTURE, to="html", engine="auto", quiet=True)
     assert summary.engine == "quarto"
     args = (tmp_path / "args.txt").read_text().split()
-    assert args == ["render", str(FIXTURE.resolve()), "--to", "typst"]
+    assert args == ["render", str(FIXTURE.resolve()), "--to", "html"]
     assert (tmp_path / "python.txt").read_text().strip() == sys.executable
     book = load_project(FIXTURE)
     cmd = quarto_command("q", book, "all", Path("/o"), fresh=True)

@@ -86,7 +86,7 @@ def render_book(
         raise ConfigError("--engine quarto: quarto is not on PATH and QUARTO_PATH is not set")
     if quarto is not None:
         log(f"rendering {book.root} with {quarto}")
-        summary = render_quarto(book, quarto, to, Path(output_dir) if output_dir else None, fresh)
+        summary = render_quarto(book, quarto, to, out if output_dir is not None else None, fresh)
     else:
         log(f"rendering {len(book.chapters)} chapters of {book.root.name} (built-in engine)")
         summary = render_builtin(

@@ -3,7 +3,8 @@
 Quarto is found on ``PATH`` or through the ``QUARTO_PATH`` environment variable
 (the convention of the ``quarto-cli`` PyPI package). ``QUARTO_PYTHON`` is set to
 the running interpreter so Quarto executes cells in the environment medbook is
-installed in.
+installed in. The chapter handouts are cut from the book PDF Quarto renders
+(:mod:`medbook.publish.handouts`), so no chapter runs twice.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import sys
 from pathlib import Path
 
 from ..errors import RenderError
+from .handouts import write_handouts
 from .project import BookProject
 from .summary import RenderSummary
 
@@ -71,9 +73,13 @@ def render_quarto(
         raise RenderError(f"quarto render failed with exit status {proc.returncode}")
     out = output_dir or project.output_dir
     pdf = out / project.pdf_name
+    if to != "html" and not pdf.is_file():
+        raise RenderError(f"quarto render wrote no book PDF ({pdf})")
+    handouts = write_handouts(project, pdf, out / "handouts") if to != "html" else []
     return RenderSummary(
         engine="quarto",
         output_dir=out,
         pages=sorted(out.rglob("*.html")) if out.is_dir() else [],
         pdf=pdf if pdf.is_file() else None,
+        handouts=handouts,
     )
