@@ -136,6 +136,30 @@ def test_pdf_book_text(rendered: tuple[Path, RenderSummary]) -> None:
     assert text.count("Imai, Kosuke") == 1  # one bibliography, in the references chapter
 
 
+def test_pdf_contents_lists_parts(rendered: tuple[Path, RenderSummary]) -> None:
+    _, summary = rendered
+    assert summary.pdf is not None
+    pages = [page.extract_text() for page in PdfReader(summary.pdf).pages]
+    contents = next(text for text in pages if text.lstrip().startswith("Contents"))
+    lines = [" ".join(line.replace(".", " ").split()) for line in contents.splitlines()]
+    lines = [line for line in lines if line]
+    order = [
+        next(i for i, line in enumerate(lines) if line.startswith(w))
+        for w in (
+            "Preface",
+            "Basics",
+            "1 Introduction",
+            "2 Methods",
+            "Results",
+            "3 Results",
+            "References",
+        )
+    ]
+    assert order == sorted(order), lines
+    assert lines[order[1]] == "Basics"  # a part: bold title, no page number
+    assert sum(line.startswith("References") for line in lines) == 1
+
+
 def test_pdf_handouts(rendered: tuple[Path, RenderSummary]) -> None:
     project, _ = rendered
     methods = _pdf_text(project / "_book" / "handouts" / "chapters-methods.pdf")

@@ -42,7 +42,7 @@ def book_source(project: BookProject, chapters: list[PdfChapter], back_matter: s
         + ")",
         f"#title-page([{escape_typst(project.title)}], {subtitle}, "
         f"[{escape_typst(authors)}], [{escape_typst(project.date or '')}])",
-        "#outline(title: [Contents], depth: 2, indent: auto)",
+        "#book-outline()",
     ]
     current: str | None = None
     for chapter in chapters:
