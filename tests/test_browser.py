@@ -196,3 +196,80 @@ def test_phone_layout(site: tuple[str, Path], browser: object) -> None:
     page.click(".sidebar-toggle")
     assert page.is_visible("#sidebar")
     page.close()
+
+
+def test_search_ranks_titles_then_headings_then_body(
+    site: tuple[str, Path], browser: object
+) -> None:
+    base, _ = site
+    page = browser.new_page()  # type: ignore[attr-defined]
+    page.goto(base + "chapters/intro.html")
+    # the fixture's own index: a chapter title comes before headings and body text
+    page.fill("#search-input", "methods")
+    page.locator("#search-results a").first.wait_for()
+    assert page.locator("#search-results a").first.inner_text() == "Methods"
+    records = [
+        {"u": "a.html", "t": "Body many", "h": "Body many", "k": 0, "x": "gamma " * 30},
+        {"u": "b.html#s", "t": "B › Gamma heading", "h": "Gamma heading", "k": 1, "x": ""},
+        {"u": "c.html", "t": "Gamma title", "h": "Gamma title", "k": 0, "x": "none"},
+        {"u": "d.html", "t": "Body once", "h": "Body once", "k": 0, "x": "one gamma"},
+        {"u": "e.html", "t": "Elsewhere", "h": "Elsewhere", "k": 0, "x": "delta"},
+        {"u": "f.html#t", "t": "F › Gamma too", "h": "Gamma too", "k": 1, "x": "gamma delta"},
+    ]
+    page.evaluate("records => { window.MEDBOOK_SEARCH = records; }", records)
+    page.fill("#search-input", "gamma")
+    page.locator("#search-results a").first.wait_for()
+    shown = page.eval_on_selector_all("#search-results a", "els => els.map(e => e.textContent)")
+    assert shown == ["Gamma title", "B › Gamma heading", "F › Gamma too", "Body many", "Body once"]
+    page.fill("#search-input", "gamma delta")  # every word must occur
+    shown = page.eval_on_selector_all("#search-results a", "els => els.map(e => e.textContent)")
+    assert shown == ["F › Gamma too"]
+    page.close()
+
+
+def test_preview_page_reloads_after_an_edit(site: tuple[str, Path], browser: object) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import tempfile
+    import time
+
+    _, out = site
+    project = Path(tempfile.mkdtemp()) / "book"
+    shutil.copytree(out.parent, project)  # with its warm chapter cache
+    args = ["preview", str(project), "--port", "0", "--no-browser", "--engine", "builtin"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "medbook.cli", *args],
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        line = ""
+        while " at http://127.0.0.1:" not in line:
+            line = proc.stderr.readline()  # type: ignore[union-attr]
+            assert line or proc.poll() is None, "preview exited"
+        url = line.split(" at ", 1)[1].split()[0]
+        page = browser.new_page()  # type: ignore[attr-defined]
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(url + "chapters/intro.html")
+        assert "into pieces" in page.inner_text("main")
+        chapter = project / "chapters" / "intro.qmd"
+        chapter.write_text(chapter.read_text().replace("into pieces", "into quokka-sized parts"))
+        start = time.monotonic()
+        page.wait_for_function(
+            "document.querySelector('main').innerText.includes('quokka-sized')", timeout=60_000
+        )
+        seconds = time.monotonic() - start
+        print(f"edit visible after {seconds:.1f} s")
+        assert seconds < 30 and errors == []
+        page.close()
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        shutil.rmtree(project.parent, ignore_errors=True)

@@ -1,4 +1,4 @@
-"""Command-line interface: ``medbook render`` and ``medbook memo``.
+"""Command-line interface: ``medbook render``, ``medbook preview`` and ``medbook memo``.
 
 Thin wrappers over :mod:`medbook.publish` and :mod:`medbook.memo`. Every
 :class:`~medbook.errors.MedbookError` is printed on one line and exits with 2.
@@ -28,6 +28,14 @@ def _cmd_render(args: argparse.Namespace) -> int:
         fresh=args.fresh,
     )
     return 0
+
+
+def _cmd_preview(args: argparse.Namespace) -> int:
+    from .publish.preview import preview_book
+
+    return preview_book(
+        Path(args.project), port=args.port, browser=not args.no_browser, engine=args.engine
+    )
 
 
 def _cmd_memo(args: argparse.Namespace) -> int:
@@ -63,6 +71,13 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--output-dir", help="where to write the site (default: from _quarto.yml)")
     render.add_argument("--fresh", action="store_true", help="ignore cached chapter outputs")
     render.set_defaults(func=_cmd_render)
+
+    preview = sub.add_parser("preview", help="serve the book and re-render it on every save")
+    preview.add_argument("project", nargs="?", default=".", help="book project folder (default: .)")
+    preview.add_argument("--port", type=int, help="port on 127.0.0.1 (default: 4848 or a free one)")
+    preview.add_argument("--no-browser", action="store_true", help="do not open a web browser")
+    preview.add_argument("--engine", choices=["auto", "quarto", "builtin"], default="auto")
+    preview.set_defaults(func=_cmd_preview)
 
     memo = sub.add_parser("memo", help="regenerate the decision memo and report from data")
     memo.add_argument("study", help="study config (YAML)")

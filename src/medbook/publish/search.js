@@ -13,23 +13,39 @@
     return (start > 0 ? "… " : "") + text.slice(start, at + 100) + " …";
   }
 
+  // Where a word occurs decides the rank: a chapter title outranks a section heading,
+  // which outranks any number of occurrences in body text (counted up to 10).
+  var TITLE = 1000, HEADING = 100, BODY_CAP = 10;
+
+  function occurrences(text, word) {
+    return text.split(word).length - 1;
+  }
+
+  function score(record, words) {
+    var heading = (record.h || record.t).toLowerCase();
+    var text = record.x.toLowerCase();
+    var total = 0;
+    for (var i = 0; i < words.length; i++) {
+      if (heading.indexOf(words[i]) >= 0) {
+        total += record.k === 1 ? HEADING : TITLE;
+      } else {
+        var count = occurrences(text, words[i]);
+        if (count === 0) { return 0; }
+        total += Math.min(count, BODY_CAP);
+      }
+    }
+    return total;
+  }
+
   function search(records, query) {
     var words = terms(query);
     if (words.length === 0) { return []; }
     var hits = [];
-    records.forEach(function (record) {
-      var title = record.t.toLowerCase();
-      var text = record.x.toLowerCase();
-      var score = 0;
-      for (var i = 0; i < words.length; i++) {
-        var inTitle = title.indexOf(words[i]) >= 0;
-        var count = text.split(words[i]).length - 1;
-        if (!inTitle && count === 0) { return; }
-        score += count + (inTitle ? 10 : 0);
-      }
-      hits.push({ record: record, score: score });
+    records.forEach(function (record, order) {
+      var points = score(record, words);
+      if (points > 0) { hits.push({ record: record, score: points, order: order }); }
     });
-    hits.sort(function (a, b) { return b.score - a.score; });
+    hits.sort(function (a, b) { return b.score - a.score || a.order - b.order; });
     return hits.slice(0, 20);
   }
 
@@ -38,11 +54,10 @@
     var list = document.getElementById("search-results");
     if (!input || !list) { return; }
     var root = document.body.getAttribute("data-root") || "";
-    var records = window.MEDBOOK_SEARCH || [];
     input.addEventListener("input", function () {
       list.textContent = "";
       var query = input.value.trim();
-      var hits = search(records, query);
+      var hits = search(window.MEDBOOK_SEARCH || [], query);
       if (query && hits.length === 0) {
         var none = document.createElement("li");
         none.className = "search-empty";

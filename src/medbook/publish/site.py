@@ -45,14 +45,14 @@ class _TextSections(HTMLParser):
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
-        self.sections: list[dict[str, Any]] = [{"id": "", "title": "", "text": []}]
+        self.sections: list[dict[str, Any]] = [{"id": "", "level": 0, "title": [], "text": []}]
         self._heading: dict[str, Any] | None = None
         self._skip = 0
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in ("h1", "h2", "h3"):
             ident = dict(attrs).get("id") or ""
-            self._heading = {"id": ident, "title": [], "text": []}
+            self._heading = {"id": ident, "level": int(tag[1]), "title": [], "text": []}
         elif tag in ("annotation", "script", "style"):
             self._skip += 1
 
@@ -72,18 +72,30 @@ class _TextSections(HTMLParser):
             self.sections[-1]["text"].append(data)
 
 
-def _search_records(page: SitePage) -> list[dict[str, str]]:
+def _search_records(page: SitePage) -> list[dict[str, str | int]]:
+    """One record per section: ``u`` link, ``t`` shown title, ``h`` the words ranked as
+    a title, ``k`` 0 when ``h`` is the chapter's title and 1 for a section heading,
+    ``x`` the body text (search.js ranks titles, then headings, then body text)."""
     parser = _TextSections()
     parser.feed(page.body)
-    records = []
+    records: list[dict[str, str | int]] = []
     for section in parser.sections:
         text = _WS.sub(" ", " ".join(section["text"])).strip()
         heading = _WS.sub(" ", "".join(section["title"])).strip()
         if not text and not heading:
             continue
         anchor = f"#{section['id']}" if section["id"] else ""
-        title = page.title if not heading or heading == page.title else f"{page.title} › {heading}"
-        records.append({"u": page.entry.page + anchor, "t": title, "x": text})
+        top = section["level"] <= 1 or heading == page.title  # the chapter's own title
+        title = page.title if top else f"{page.title} › {heading}"
+        records.append(
+            {
+                "u": page.entry.page + anchor,
+                "t": title,
+                "h": f"{page.title} {heading}" if top else heading,
+                "k": 0 if top else 1,
+                "x": text,
+            }
+        )
     return records
 
 
