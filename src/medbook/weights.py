@@ -2,7 +2,8 @@
 
 A bootstrap replicate is a weight vector over the rows: multinomial counts for
 the classical bootstrap (identical to resampling rows), Poisson(1) counts for
-streaming data, zeros for the jackknife. Weights are produced block by block
+streaming data (keyed by row, see :mod:`medbook.rowstream`, so the Dask route
+draws the same ones), zeros for the jackknife. Weights are produced block by block
 from seeded child generators, so ``B x n`` never has to be held in memory and
 the result does not depend on how many rows are processed at a time.
 """
@@ -17,6 +18,8 @@ from dataclasses import dataclass, field
 from typing import Literal, TypeVar
 
 import numpy as np
+
+from .rowstream import poisson_weights, stream_key
 
 __all__ = ["BLOCK_ROWS", "ReplicateWeights", "WeightKind"]
 
@@ -59,6 +62,7 @@ class ReplicateWeights:
     _groups: np.ndarray | None = field(default=None, init=False, repr=False)
     _children: list[np.random.SeedSequence] = field(default_factory=list, init=False, repr=False)
     _cache: dict[int, np.ndarray] = field(default_factory=dict, init=False, repr=False)
+    _stream: int = field(default=0, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.kind == "unit":
@@ -66,7 +70,9 @@ class ReplicateWeights:
         n_blocks = -(-self.n // BLOCK_ROWS)
         root = np.random.SeedSequence(self.seed)
         self._children = root.spawn(n_blocks + 1)
-        if self.kind == "multinomial":
+        if self.kind == "poisson":
+            self._stream = stream_key(self.seed)
+        elif self.kind == "multinomial":
             self._totals = self._block_totals(np.random.default_rng(self._children[-1]))
         elif self.kind == "jackknife":
             if self.n_rep == self.n:
@@ -111,9 +117,9 @@ class ReplicateWeights:
             block = np.ones((self.n_rep, size))
             block[self._groups[start : start + size], np.arange(size)] = 0.0
             return block
-        rng = np.random.default_rng(self._children[b])
         if self.kind == "poisson":
-            return rng.poisson(1.0, size=(self.n_rep, size))
+            return poisson_weights(self._stream, np.arange(start, start + size), self.n_rep)
+        rng = np.random.default_rng(self._children[b])
         assert self._totals is not None
         counts = self._totals[:, b]
         draws = rng.integers(0, size, size=int(counts.sum()))
