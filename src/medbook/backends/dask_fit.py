@@ -195,25 +195,21 @@ def _newton_block(block, first_row, layout, specs, scalings, betas, todos, wspec
     return tuple(out)
 
 
-def _extreme_block(block, first_row, layout, specs, scalings, betas, wspec):
-    out = []
-    for spec, scaling_pair, beta in zip(specs, scalings, betas, strict=True):
+def _final_block(block, first_row, layout, specs, scalings, betas, wspec):
+    """Per model: the most extreme fitted ``(2y - 1) eta`` of any row with weight, and for the
+    point fit (``B = 1``) the observed information at the final coefficients."""
+    out = {}
+    for j, (spec, scaling_pair, beta) in enumerate(zip(specs, scalings, betas, strict=True)):
         xs, y = _design(block, layout, spec, scaling_pair)
         largest = np.full(beta.shape[0], -np.inf)
         for rows, w in wspec.chunks(first_row, block.shape[0]):
             fitted = (2.0 * y[rows] - 1.0) * (beta @ xs[rows].T)
             largest = np.maximum(largest, np.max(np.where(w > 0, fitted, -np.inf), axis=1))
-        out.append(largest)
-    return np.stack(out)
-
-
-def _info_block(block, first_row, layout, specs, scalings, betas):
-    out = []
-    for spec, scaling_pair, beta in zip(specs, scalings, betas, strict=True):
-        xs, y = _design(block, layout, spec, scaling_pair)
-        _, factor = _score_info(spec.family, xs @ beta[0], y)
-        out.append((xs * factor[:, None]).T @ xs)
-    return tuple(out)
+        out[f"max_{j}"] = largest
+        if wspec.n_rep == 1:
+            _, factor = _score_info(spec.family, xs @ beta[0], y)
+            out[f"info_{j}"] = (xs * factor[:, None]).T @ xs
+    return out
 
 
 class _Newton:
@@ -315,12 +311,9 @@ def fit_glms(
         if progress is not None:
             progress()
     betas = [st.beta for st in states]
-    largest = reduce_blocks(
-        blocks, _extreme_block, layout, tuple(specs), pairs, betas, wspec, largest=True
-    )
-    infos: tuple[Any, ...] = (None,) * len(states)
-    if wspec.n_rep == 1:
-        infos = reduce_blocks(blocks, _info_block, layout, tuple(specs), pairs, betas)
+    final = reduce_blocks(blocks, _final_block, layout, tuple(specs), pairs, betas, wspec)
+    largest = [final[f"max_{j}"] for j in range(len(states))]
+    infos = [final.get(f"info_{j}") for j in range(len(states))]
     fits = []
     for state, extreme, info in zip(states, largest, infos, strict=True):
         with naming_errors(state.spec.family, state.spec.response):

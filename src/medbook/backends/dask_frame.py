@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ..data import VariableKind, _is_text, _missing_mask
-from ..errors import DataError
+from ..errors import DataError, MedbookError
 
 __all__ = ["BLOCK_ROWS", "DaskStudy", "survey_frame"]
 
@@ -214,7 +214,13 @@ def survey_frame(
         dask.delayed(_survey_partition, pure=True)(part, roles, dtypes)
         for part in ddf.to_delayed()
     ]
-    parts = list(compute(*tasks))
+    try:
+        parts = list(compute(*tasks))
+    except MedbookError:
+        raise
+    except Exception as err:  # the source itself fails to load, e.g. a column is absent
+        detail = " ".join(f"{type(err).__name__}: {err}".split())[:200]
+        raise DataError(f"a partition of the data cannot be read ({detail})") from None
     for i, part in enumerate(parts):
         if "missing_column" in part:
             raise DataError(f"column {part['missing_column']!r} is missing from partition {i}")

@@ -126,9 +126,7 @@ def _tree_max(*parts: np.ndarray) -> np.ndarray:
     return np.max(np.stack(parts), axis=0)
 
 
-def reduce_blocks(
-    blocks: Any, func: Callable[..., Any], *args: Any, largest: bool = False
-) -> Any:
+def reduce_blocks(blocks: Any, func: Callable[..., Any], *args: Any) -> Any:
     """``sum(func(block, first_row, *args) for every block)``, computed on the cluster.
 
     Parameters
@@ -137,11 +135,10 @@ def reduce_blocks(
         Rows in blocks along axis 0 (one block along axis 1).
     func : callable
         Maps a block's rows and the index of its first row to small arrays
-        (nested tuples / dicts of arrays allowed); it runs on the workers.
+        (nested tuples / dicts of arrays allowed; dict entries named ``max_*`` are
+        combined by their elementwise maximum); it runs on the workers.
     *args
         Extra arguments of ``func`` (sent once per pass).
-    largest : bool
-        Take the elementwise maximum of the (array) results instead of the sum.
 
     Returns
     -------
@@ -156,10 +153,9 @@ def reduce_blocks(
         dask.delayed(func, pure=True)(part, int(start), *shared)
         for part, start in zip(blocks.to_delayed().ravel(), starts, strict=True)
     ]
-    combine = _tree_max if largest else _tree_sum
     while len(level) > 1:
         level = [
-            dask.delayed(combine, pure=True)(*level[i : i + _SPLIT_EVERY])
+            dask.delayed(_tree_sum, pure=True)(*level[i : i + _SPLIT_EVERY])
             for i in range(0, len(level), _SPLIT_EVERY)
         ]
     return compute(level[0])[0]
