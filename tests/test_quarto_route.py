@@ -131,3 +131,27 @@ def test_quarto_failure_keeps_previous_handouts(
     monkeypatch.setenv("FAKE_QUARTO_EXIT", "1")
     assert main(["render", str(project), "--engine", "quarto", "--to", "pdf"]) == 2
     assert sorted((project / "_book" / "handouts").iterdir()) == before
+
+
+def test_quarto_typst_callouts_break_across_pages() -> None:
+    """_typst/callouts.typ (included after Quarto's definitions) replaces Quarto's
+    unbreakable callout: a long callout nested in another runs on over pages."""
+    import typst
+
+    root = Path(__file__).resolve().parents[1]
+    config = (root / "_quarto.yml").read_text(encoding="utf-8")
+    assert "include-in-header: _typst/callouts.typ" in config and "citeproc: true" in config
+    source = (root / "_typst" / "callouts.typ").read_text(encoding="utf-8") + (
+        "#set page(height: 10cm)\n"
+        '#callout(title: [Solution], icon: [i], background_color: rgb("#ccf1e3"), body: [\n'
+        "#lorem(60)\n"
+        "#callout(title: [Readout], body: [#lorem(400) The end of the readout.])\n"
+        "])\n"
+        "Next paragraph.\n"
+    )
+    pdf = typst.compile(source.encode("utf-8"), format="pdf")
+    pages = [p.extract_text() or "" for p in PdfReader(__import__("io").BytesIO(pdf)).pages]
+    assert len(pages) >= 3  # 10 cm pages: the readout alone needs two
+    last = max(i for i, text in enumerate(pages) if "The end of the readout." in text)
+    assert last >= 2 and "Next paragraph." in pages[last]  # after the callouts, not under
+    assert all("Next paragraph." not in text for text in pages[:last])
