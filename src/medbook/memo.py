@@ -38,12 +38,10 @@ from .io import read_table
 from .jsonsafe import jsonable
 from .mediation import mediate
 from .report import (
-    SensitivitySummary,
-    build_context,
-    diagnostics_inputs,
+    Readout,
+    analyse,
     render_memo_markdown,
     render_report_markdown,
-    summarize_sensitivity,
     template_environment,
 )
 from .results import MediationResult
@@ -171,27 +169,19 @@ def write_memo(
     if res.data.n_dropped:
         _note(f"dropped {res.data.n_dropped} row(s) with missing values (--drop-missing)")
     step("sensitivity")
-    sens, sens_detail, robustness = summarize_sensitivity(res)
-    step("diagnostics")
-    diag_warnings, balance, diag_detail = diagnostics_inputs(res)
-    plain = build_context(res, study, sens, diagnostics_warnings=diag_warnings, escape=str)
-    results = _results(
-        res, study, plain, source, drop_missing, formats, sens, sens_detail,
-        robustness, diag_detail,
-    )
+    readout = analyse(res, on_step=step)
+    plain = readout.context(study, escape=str)
+    results = _results(readout, study, plain, source, drop_missing, formats)
     record = run_record(results)
     comparison = compare(previous.record, record) if previous is not None else None
     runs = history_records(previous, record)
     if comparison is not None:
         results["previous"] = _previous_section(comparison)
     step("figures")
-    figures = _figures(res, study, sens_detail, folder, runs)
+    figures = _figures(res, study, readout.curve, folder, runs)
     step("markdown")
     pngs = {k: f"{v}.png" for k, v in figures.items()}
-    context = build_context(
-        res, study, sens, diagnostics_warnings=diag_warnings, balance=balance, figures=pngs,
-        comparison=comparison,
-    )
+    context = readout.context(study, figures=pngs, comparison=comparison)
     documents = {
         "memo": render_memo_markdown(context),
         "report": render_report_markdown(context),
@@ -330,18 +320,15 @@ def _compile(source: str, out_pdf: Path, root: Path) -> Path:
 # --- results.json ---------------------------------------------------------------------------
 
 def _results(
-    res: MediationResult,
+    readout: Readout,
     study: Study,
     plain: dict[str, Any],
     source: DataSource,
     drop_missing: bool,
     formats: Iterable[str],
-    sens: SensitivitySummary,
-    curve: Any,
-    robustness: Any,
-    diag: Any,
 ) -> dict[str, Any]:
     """Everything computed, plus the exact inputs, as a JSON-safe dict."""
+    sens, curve, robustness = readout.sensitivity, readout.curve, readout.robustness
     return jsonable({
         "medbook_version": __version__,
         "run": {"date": run_date()},
@@ -362,7 +349,7 @@ def _results(
             for role in ("treatment", "mediator", "outcome")
         },
         "question": study.question,
-        "analysis": res.to_dict(),
+        "analysis": readout.result.to_dict(),
         "sensitivity": {
             "available": sens.available,
             "rho_zero_nie1": sens.rho_zero,
@@ -372,7 +359,7 @@ def _results(
             "curve": curve.to_dict() if curve is not None else None,
             "robustness": robustness.to_dict() if robustness is not None else None,
         },
-        "diagnostics": diag.to_dict() if diag is not None else None,
+        "diagnostics": readout.diagnostics.to_dict(),
         "wording": {
             "total_effect": str(plain["sentences"]["te"]),
             "indirect_effect": str(plain["sentences"]["nie"]),

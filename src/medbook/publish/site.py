@@ -20,6 +20,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup, escape
 
+from ..templating import environment
 from .project import BookProject, ChapterEntry
 
 __all__ = ["SitePage", "write_site"]
@@ -108,9 +109,7 @@ def _environment() -> jinja2.Environment:
     loader = jinja2.FunctionLoader(
         lambda name: resources.files(__package__).joinpath(name).read_text("utf-8")
     )
-    return jinja2.Environment(
-        loader=loader, autoescape=True, keep_trailing_newline=True, undefined=jinja2.StrictUndefined
-    )
+    return environment(loader, autoescape=True)
 
 
 def write_site(

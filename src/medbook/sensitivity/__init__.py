@@ -20,7 +20,7 @@ model pair), one module per engine (:mod:`~medbook.sensitivity.closed_form`,
 :mod:`~medbook.sensitivity.latent`, :mod:`~medbook.sensitivity.bivariate`),
 :mod:`~medbook.sensitivity.correlation` (:func:`rho`) and
 :mod:`~medbook.sensitivity.bias`. The results hold numbers and codes; their
-sentences come from :mod:`medbook.report.wording`. The teaching notebook's
+sentences come from :mod:`medbook.report.sensitivity_wording`. The teaching notebook's
 confounding sweep is :func:`medbook.simulate.confounding_sweep`.
 """
 

@@ -2,7 +2,7 @@
 
 :func:`bias_grid` corrects the natural effects for an unmeasured binary
 confounder of given strengths; :func:`robustness_value` condenses the formula
-into one number. Both return numbers only; :mod:`medbook.report.wording` words them.
+into one number. Both return numbers only; :mod:`medbook.report.sensitivity_wording` words them.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ __all__ = ["BiasGrid", "Robustness", "bias_grid", "robustness_value"]
 
 
 def _wording() -> Any:
-    from ..report import wording
+    from ..report import sensitivity_wording as wording
 
     return wording
 

@@ -27,7 +27,7 @@ DEFAULT_GRID = np.round(np.arange(-0.9, 0.9001, 0.05), 2)
 
 
 def _wording() -> Any:
-    from ..report import wording
+    from ..report import sensitivity_wording as wording
 
     return wording
 

@@ -7,7 +7,7 @@ arrays and coefficients the formulas need (refitting logit models as probit);
 model pair is a new module with a class decorated by :func:`register`.
 
 Nothing here writes English: a :class:`Note` is a code with its values, and
-:mod:`medbook.report.wording` turns codes into sentences.
+:mod:`medbook.report.sensitivity_wording` turns codes into sentences.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ Curve = dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]
 
 @dataclass(frozen=True)
 class Note:
-    """A caveat of the analysis as a code; :mod:`medbook.report.wording` words it.
+    """A caveat of the analysis as a code; :mod:`medbook.report.sensitivity_wording` words it.
 
     Attributes
     ----------
