@@ -50,6 +50,7 @@ def _cmd_memo(args: argparse.Namespace) -> int:
         drop_missing=args.drop_missing,
         progress=not args.quiet,
         previous=Path(args.previous) if args.previous else None,
+        by=args.by,
     )
     if not args.quiet:
         print(f"medbook: wrote {out}", file=sys.stderr)
@@ -88,6 +89,10 @@ def build_parser() -> argparse.ArgumentParser:
     memo.add_argument(
         "--previous", metavar="PATH",
         help="earlier memo folder or results.json to compare with (default: the one in --out)",
+    )
+    memo.add_argument(
+        "--by", metavar="COLUMN",
+        help="one memo per value of COLUMN, plus an index (default: the study's 'segments')",
     )
     memo.add_argument("--quiet", action="store_true", help="no progress bar")
     memo.set_defaults(func=_cmd_memo)

@@ -154,6 +154,8 @@ def compile_typst(source: str, out_pdf: Path, root: Path) -> Path:
     """
     import typst
 
+    # Without a date typst stamps the compile time, and the same source gives other bytes.
+    source = "#set document(date: none)\n" + source
     try:
         pdf = typst.compile(source.encode("utf-8"), root=str(root), format="pdf")
     except typst.TypstError as err:

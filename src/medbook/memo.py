@@ -14,14 +14,14 @@ import json
 import platform
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup
 
 from . import __version__
-from .convert import markdown_to_typst, pandoc_convert
+from .convert import escape_markdown, markdown_to_typst, pandoc_convert
 from .errors import ConfigError
 from .history import (
     Comparison,
@@ -45,6 +45,16 @@ from .report import (
     template_environment,
 )
 from .results import MediationResult
+from .segments import (
+    SegmentOutcome,
+    forest_table,
+    index_markdown,
+    owned_by_segments,
+    previous_segment_root,
+    segment_values,
+    terminal_text,
+    write_segment_memos,
+)
 from .staging import check_target, sha256_file, staged_folder
 from .study import Study, load_study
 
@@ -82,6 +92,7 @@ def build_memo(
     drop_missing: bool = False,
     progress: bool = True,
     previous: Path | None = None,
+    by: str | None = None,
 ) -> Path:
     """Analyse a study and write the memo, the report, results and figures.
 
@@ -106,6 +117,11 @@ def build_memo(
         the earlier run in ``out_dir``, if there is one. The memo then says what
         changed, ``results.json`` gains a ``previous`` section, and ``history.json``
         keeps one record per run (the memo draws a trend from the third run on).
+    by : str, optional
+        Segment column (default: the study's ``segments``). Writes one memo folder
+        per value under ``out_dir``, plus ``index.html``/``index.md`` and
+        ``segments.json`` listing every segment, and a forest plot across them;
+        segments too small or degenerate to analyse are listed as skipped.
 
     Returns
     -------
@@ -121,6 +137,9 @@ def build_memo(
     wanted = _formats(formats)
     study = load_study(Path(study_path), Path(data_path) if data_path is not None else None)
     out_dir = Path(out_dir).absolute()
+    column = by if by is not None else study.segments
+    if column:
+        return _build_segmented(study, column, out_dir, wanted, drop_missing, progress, previous)
     check_target(out_dir, lambda p: p.name in OUTPUT_NAMES)
     earlier = _earlier_run(out_dir, previous)
     frame = read_table(study.data)
@@ -189,13 +208,7 @@ def write_memo(
     if "md" in formats:
         for name, text in documents.items():
             (folder / f"{name}.md").write_text(text, encoding="utf-8")
-    page = {
-        "version": __version__,
-        "data_name": source.name,
-        "data_sha256_short": source.sha256[:12],
-        "seed": study.seed,
-        "title": " ".join(str(plain["title"]).split()),
-    }
+    page = _page(study, source, str(plain["title"]))
     if "html" in formats:
         step("html")
         for name, text in documents.items():
@@ -211,6 +224,93 @@ def write_memo(
         text = json.dumps(results, indent=2, ensure_ascii=False, allow_nan=False)
         (folder / "results.json").write_text(text + "\n", encoding="utf-8")
     return record
+
+
+def _build_segmented(
+    study: Study,
+    column: str,
+    out_dir: Path,
+    wanted: set[str],
+    drop_missing: bool,
+    progress: bool,
+    previous: Path | None,
+) -> Path:
+    """One memo folder per value of ``column``, an index and a forest plot, staged as one."""
+    check_target(out_dir, owned_by_segments(out_dir))
+    previous_root = previous_segment_root(out_dir, previous)
+    frame = read_table(study.data)
+    values, n_missing = segment_values(frame, column)
+    source = DataSource(study.data.name, sha256_file(study.data), study.data.stat().st_size)
+    base = replace(study, covariates=tuple(c for c in study.covariates if c != column))
+    title = study.title or f"{study.treatment.label} through {study.mediator.label}"
+
+    def write_one(rows: pd.DataFrame, folder: Path, earlier: Previous | None) -> RunRecord:
+        value = values[rows.index[0]]
+        segment_study = replace(base, title=f"{title} ({column}: {value})")
+        return write_memo(segment_study, rows, folder, source=source, formats=wanted,
+                          drop_missing=drop_missing, previous=earlier)
+
+    from tqdm import tqdm
+
+    with tqdm(total=values.nunique(), desc="medbook memo", unit="segment", file=sys.stderr,
+              disable=not progress, leave=False, dynamic_ncols=True) as bar:
+        def advance(value: str) -> None:
+            bar.set_postfix_str(terminal_text(value))
+            bar.update()
+
+        with staged_folder(out_dir) as tmp:
+            outcomes = write_segment_memos(frame, column, tmp, write_one=write_one,
+                                           previous_root=previous_root, progress=advance)
+            _write_index(tmp, outcomes, wanted, title=f"{title}: by {column}", column=column,
+                         n_missing=n_missing, page=_page(study, source, f"{title}: by {column}"))
+    return out_dir
+
+
+def _write_index(
+    folder: Path, outcomes: Sequence[SegmentOutcome], wanted: set[str], *, title: str,
+    column: str, n_missing: int, page: dict[str, Any],
+) -> None:
+    """index.md / index.html, segments.json and the forest plot of a segmented run."""
+    import matplotlib as mpl
+
+    from . import plots
+
+    figures: dict[str, str] = {}
+    table = forest_table(outcomes)
+    if not table.empty:
+        (folder / "figures").mkdir()
+        with mpl.rc_context({"svg.hashsalt": "medbook", "svg.fonttype": "path"}):
+            fig = plots.segment_forest(table)
+            fig.savefig(folder / "figures" / "forest.svg", bbox_inches="tight",
+                        metadata={"Date": None})
+            fig.savefig(folder / "figures" / "forest.png", dpi=150, bbox_inches="tight",
+                        metadata={"Software": None})
+        figures["forest"] = "figures/forest"
+    memo_file = "memo.html" if "html" in wanted else "memo.md" if "md" in wanted else None
+    text = index_markdown(
+        outcomes, title=title, column=column, n_missing=n_missing, memo_file=memo_file,
+        forest="figures/forest.png" if figures else None, escape=escape_markdown,
+    )
+    (folder / "index.md").write_text(text, encoding="utf-8")
+    html = _to_html(text, folder, figures, page)
+    (folder / "index.html").write_text(html, encoding="utf-8")
+    listing = {"column": column, "rows_without_segment": n_missing,
+               "segments": [o.to_dict() for o in outcomes]}
+    (folder / "segments.json").write_text(
+        json.dumps(jsonable(listing), indent=2, ensure_ascii=False, allow_nan=False) + "\n",
+        encoding="utf-8",
+    )
+
+
+def _page(study: Study, source: DataSource, title: str) -> dict[str, Any]:
+    """Header and footer facts of an HTML / PDF page."""
+    return {
+        "version": __version__,
+        "data_name": source.name,
+        "data_sha256_short": source.sha256[:12],
+        "seed": study.seed,
+        "title": " ".join(title.split()),
+    }
 
 
 def _earlier_run(out_dir: Path, previous: Path | None) -> Previous | None:

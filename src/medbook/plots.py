@@ -422,6 +422,7 @@ def bias_contour(grid: BiasGrid, estimand: str = "nie1", *, title: str | None = 
 
 
 _PANEL_KEYS = ("te", "nie1", "nde0")
+_PANEL_TITLES = {"te": "Total effect", "nie1": "Indirect NIE(1)", "nde0": "Direct NDE(0)"}
 
 
 def trend_plot(runs: Sequence[RunRecord], *, title: str | None = None) -> Figure:
@@ -439,7 +440,7 @@ def trend_plot(runs: Sequence[RunRecord], *, title: str | None = None) -> Figure
             ax.fill_between(x, lo, hi, color=OKABE_ITO["sky"], alpha=0.25, linewidth=0)
             ax.plot(x, est, marker="o", color=OKABE_ITO["blue"])
             ax.axhline(0, color=OKABE_ITO["grey"], linestyle="--", linewidth=1)
-            ax.set_title(estimand_label(key), fontsize=10.5, fontweight="normal")
+            ax.set_title(_PANEL_TITLES[key], fontsize=10.5, fontweight="normal")
             ax.set_xticks(x, ticks, rotation=45, ha="right", fontsize=8.5)
         axes[0].set_ylabel("Estimate (interval shaded)")
         if title:
@@ -472,7 +473,7 @@ def segment_forest(table: pd.DataFrame, *, title: str | None = None) -> Figure:
             ax.errorbar(est, y, xerr=err, fmt="o", color=OKABE_ITO["blue"],
                         ecolor="#9E9E9E", elinewidth=3, capsize=3)
             ax.axvline(0, color=OKABE_ITO["grey"], linestyle="--", linewidth=1)
-            ax.set_title(estimand_label(key), fontsize=10.5, fontweight="normal")
+            ax.set_title(_PANEL_TITLES[key], fontsize=10.5, fontweight="normal")
             ax.grid(axis="y", visible=False)
         axes[0].set_yticks(y, [_safe(s) for s in segments])
         if title:

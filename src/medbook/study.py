@@ -28,7 +28,7 @@ _MODELS = ("auto", "linear", "logit", "probit")
 _KEYS = (
     "data", "treatment", "mediator", "outcome", "covariates", "interaction", "method", "n_boot",
     "seed", "cde_at", "ci", "conf_level", "question", "title", "population", "treated_level",
-    "mediator_model", "outcome_model", "randomized",
+    "mediator_model", "outcome_model", "randomized", "segments",
 )
 _REQUIRED = ("data", "treatment", "mediator", "outcome")
 
@@ -72,6 +72,8 @@ class Study:
     randomized : bool
         Whether treatment was randomised (default true); changes the stated
         identification assumptions.
+    segments : str or None
+        Column whose values split the data into one memo per segment.
     raw : dict
         The parsed YAML, as written.
     sha256 : str
@@ -98,6 +100,7 @@ class Study:
     mediator_model: str = "auto"
     outcome_model: str = "auto"
     randomized: bool = True
+    segments: str | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
     sha256: str = ""
 
@@ -219,6 +222,10 @@ def load_study(path: Path, data_override: Path | None = None) -> Study:
         mediator_model=_choice(raw, "mediator_model", _MODELS, "auto", where),
         outcome_model=_choice(raw, "outcome_model", _MODELS, "auto", where),
         randomized=_boolean(raw, "randomized", True, where),
+        segments=(
+            _column_name(raw["segments"], "segments", where)
+            if raw.get("segments") is not None else None
+        ),
         raw=raw,
         sha256=hashlib.sha256(raw_bytes).hexdigest(),
     )
