@@ -247,3 +247,20 @@ def test_bad_data_in_a_later_mediator():
     assert res.n == 299 and res.data.n_dropped == 1
     with pytest.raises(DataError, match="'nope' not found"):
         medbook.mediate(df, "treatment", ["usage", "nope"], "outcome", ["x"], method="delta")
+
+
+def test_sensitivity_only_where_published(chain_df, confounder_df):
+    """Bias grid for the joint effects; nothing reused for path-specific or interventional."""
+    multi = medbook.mediate(chain_df.iloc[:1500], "treatment", CHAIN, "outcome", ["x"],
+                            method="delta")
+    grid = medbook.sensitivity.bias_grid(multi)
+    assert grid.observed["nie1"] == multi["nie1"]
+    assert "path-specific" in multi.details["sensitivity"]
+    with pytest.raises(ConfigError, match="single mediator"):
+        medbook.sensitivity.rho(multi)
+    inter = medbook.mediate(confounder_df.iloc[:1500], "treatment", "usage", "outcome", ["x"],
+                            post_treatment=["support"], method="delta")
+    for tool in (medbook.sensitivity.bias_grid, medbook.sensitivity.rho,
+                 medbook.sensitivity.robustness_value):
+        with pytest.raises(ConfigError, match="no published sensitivity analysis"):
+            tool(inter)

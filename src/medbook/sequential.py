@@ -44,7 +44,7 @@ from .paths import joint_potential_outcomes, path_estimands, path_keys, path_nod
 from .results import EFFECT_COLUMNS, MediationResult, MediationSpec
 from .weights import ReplicateWeights
 
-__all__ = ["SENSITIVITY_NOTE", "mediate_sequential"]
+__all__ = ["SENSITIVITY_NOTE", "check_sensitivity_scope", "mediate_sequential"]
 
 _GH_START = 8
 _GH_MAX = 64
@@ -64,6 +64,30 @@ SENSITIVITY_NOTE = {
         "interventional effects; medbook does not reuse single-mediator formulas for them"
     ),
 }
+
+
+def check_sensitivity_scope(res: MediationResult, tool: str) -> None:
+    """Refuse a sensitivity tool that has no published version for this result's estimands.
+
+    The bias formulas of VanderWeele (2010) hold for the *joint* natural effects
+    of several mediators, treating them as one vector-valued mediator
+    (VanderWeele & Vansteelandt 2014, sec. 6), so ``tool="bias"`` accepts a
+    result with several mediators; the correlation-of-errors analysis
+    (``tool="rho"``) is defined for one mediator, and nothing covers the
+    interventional effects.
+
+    Raises
+    ------
+    ConfigError
+        Naming the reason.
+    """
+    if res.spec.post_treatment:
+        raise ConfigError(f"sensitivity analysis unavailable: {SENSITIVITY_NOTE['interventional']}")
+    if tool == "rho" and len(res.spec.mediators) > 1:
+        raise ConfigError(
+            "sensitivity analysis unavailable: the correlation-of-errors (rho) analysis is "
+            "defined for a single mediator; use the bias-formula grid for the joint effects"
+        )
 
 
 @dataclass(frozen=True)

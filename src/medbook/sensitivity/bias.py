@@ -18,6 +18,7 @@ import pandas as pd
 from ..errors import ConfigError
 from ..jsonsafe import jsonable, records
 from ..results import MediationResult
+from ..sequential import check_sensitivity_scope
 from .problem import SENSITIVITY_ESTIMANDS
 
 __all__ = ["BiasGrid", "Robustness", "bias_grid", "robustness_value"]
@@ -115,7 +116,16 @@ def bias_grid(
     Returns
     -------
     BiasGrid
+
+    Notes
+    -----
+    With several mediators the grid corrects the *joint* natural effects: U
+    confounds the relation between the set of mediators and the outcome and
+    ``delta`` is its imbalance among units with the same values of all
+    mediators (VanderWeele & Vansteelandt 2014). No published formula covers the
+    path-specific or the interventional effects; those results are refused.
     """
+    check_sensitivity_scope(res, "bias")
     scale = _outcome_scale(res)
     nie = res["nie1"]
     sign = -1.0 if nie >= 0 else 1.0
@@ -233,6 +243,7 @@ def robustness_value(res: MediationResult, estimand: str = "nie1") -> Robustness
     -------
     Robustness
     """
+    check_sensitivity_scope(res, "bias")
     if estimand not in SENSITIVITY_ESTIMANDS:
         raise ConfigError(f"estimand must be one of {', '.join(SENSITIVITY_ESTIMANDS)}")
     row = res.row(estimand)

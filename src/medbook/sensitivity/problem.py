@@ -23,6 +23,7 @@ from ..effects import mediator_design, outcome_design
 from ..errors import ConfigError
 from ..fit import fit_model
 from ..results import MediationResult
+from ..sequential import check_sensitivity_scope
 from ..weights import ReplicateWeights
 
 __all__ = [
@@ -105,6 +106,7 @@ class Problem:
 
 def build_problem(res: MediationResult) -> tuple[Problem, list[Note]]:
     """The problem of ``res`` and the notes it raises (logit models are refit as probit)."""
+    check_sensitivity_scope(res, "rho")
     data = res.data
     interaction = bool(res.spec.interaction)
     xm, m_names = mediator_design(data)
