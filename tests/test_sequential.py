@@ -264,3 +264,14 @@ def test_sensitivity_only_where_published(chain_df, confounder_df):
                  medbook.sensitivity.robustness_value):
         with pytest.raises(ConfigError, match="no published sensitivity analysis"):
             tool(inter)
+
+
+def test_study_dag_draws_every_mediator_and_confounder():
+    from medbook.dags import study_dag
+
+    dot = study_dag("t", ["usage", "<b>act</b>"], "y", covariates=["x"],
+                    post_treatment=["support", "calls"])
+    source = dot.source
+    for edge in ("T -> M2", "M -> M2", "M2 -> Y", "L -> L2", "L2 -> M2", "X -> L2"):
+        assert edge in source
+    assert "<b>act</b>" not in source and "&lt;b&gt;act&lt;/b&gt;" in source

@@ -106,14 +106,27 @@ def post_treatment_confounder_dag() -> graphviz.Digraph:
     )
 
 
+def _columns(value: str | Sequence[str] | None, role: str) -> list[str]:
+    items = [] if value is None else [value] if isinstance(value, str) else list(value)
+    for item in items:
+        if not isinstance(item, str) or not item:
+            raise ConfigError(f"{role} must be a non-empty column name")
+    return items
+
+
+def _ids(prefix: str, count: int) -> list[str]:
+    """Internal node names: ``M``, ``M2``, ``M3``, ... (never user text)."""
+    return [prefix if i == 0 else f"{prefix}{i + 1}" for i in range(count)]
+
+
 def study_dag(
     treatment: str,
-    mediator: str,
+    mediator: str | Sequence[str],
     outcome: str,
     covariates: Sequence[str] = (),
     labels: Mapping[str, str] | None = None,
     unmeasured: bool | str = False,
-    post_treatment: str | None = None,
+    post_treatment: str | Sequence[str] | None = None,
     *,
     name: str = "study",
     covariate_title: str | None = "Pre-treatment covariates",
@@ -122,17 +135,19 @@ def study_dag(
 
     Parameters
     ----------
-    treatment, mediator, outcome : str
+    treatment, outcome : str
         Column names (shown as labels unless ``labels`` renames them).
+    mediator : str or sequence of str
+        The mediator, or several in causal order (each points to the later ones).
     covariates : sequence of str
         Pre-treatment covariates, drawn as one node ``X`` listing them.
     labels : mapping, optional
         Display label per column name; ``"U"`` labels the unmeasured node.
     unmeasured : bool or str
         Add an unmeasured mediator-outcome confounder ``U`` (a string is its label).
-    post_treatment : str, optional
-        Column name of a post-treatment confounder ``L`` (affected by treatment,
-        affecting mediator and outcome).
+    post_treatment : str or sequence of str, optional
+        Post-treatment confounder column(s) ``L`` (affected by treatment,
+        affecting the mediators and the outcome).
     name : str
         Graph name.
     covariate_title : str, optional
@@ -141,22 +156,37 @@ def study_dag(
     Returns
     -------
     graphviz.Digraph
-        Treatment-mediator-outcome in a row; threats (U, L) in vermillion.
+        Treatment-mediator(s)-outcome in a row; threats (U, L) in vermillion.
+
+    Examples
+    --------
+    >>> dot = study_dag("t", ["usage", "activation"], "y", post_treatment="support")
+    >>> sum(line.count("->") for line in dot.body)
+    10
     """
     labels = dict(labels or {})
-    for role, value in (("treatment", treatment), ("mediator", mediator), ("outcome", outcome)):
+    for role, value in (("treatment", treatment), ("outcome", outcome)):
         if not isinstance(value, str) or not value:
             raise ConfigError(f"{role} must be a non-empty column name")
+    mediators = _columns(mediator, "mediator")
+    if not mediators:
+        raise ConfigError("mediator must be a non-empty column name")
+    confounders = _columns(post_treatment, "post_treatment")
 
     def text(column: str) -> str:
         return str(labels.get(column, column))
 
     dot = _digraph(name)
+    m_ids = _ids("M", len(mediators))
     dot.node("T", _label(text(treatment), "treatment" if treatment not in labels else None))
-    dot.node("M", _label(text(mediator), "mediator" if mediator not in labels else None))
+    for node, column in zip(m_ids, mediators, strict=True):
+        dot.node(node, _label(text(column), "mediator" if column not in labels else None))
     dot.node("Y", _label(text(outcome), "outcome" if outcome not in labels else None))
-    dot.edge("T", "M")
-    dot.edge("M", "Y")
+    for k, node in enumerate(m_ids):
+        dot.edge("T", node)
+        for later in m_ids[k + 1 :]:
+            dot.edge(node, later)
+        dot.edge(node, "Y")
     dot.edge("T", "Y", label="direct path")
     if covariates:
         shown = [text(c) for c in covariates[:_MAX_COVARIATES_LISTED]]
@@ -166,21 +196,26 @@ def study_dag(
             dot.node("X", _label(listing))
         else:
             dot.node("X", _label(covariate_title, listing))
-        dot.edge("X", "M")
+        for node in m_ids:
+            dot.edge("X", node)
         dot.edge("X", "Y")
-    if post_treatment is not None:
-        _threat_node(dot, "L", _label(text(post_treatment),
-                                      None if post_treatment in labels else
-                                      "post-treatment confounder"), dashed=False)
-        dot.edge("T", "L")
-        _threat_edge(dot, "L", "M")
-        _threat_edge(dot, "L", "Y")
+    l_ids = _ids("L", len(confounders))
+    for j, (node, column) in enumerate(zip(l_ids, confounders, strict=True)):
+        detail = None if column in labels else "post-treatment confounder"
+        _threat_node(dot, node, _label(text(column), detail), dashed=False)
+        dot.edge("T", node)
+        for later in l_ids[j + 1 :]:
+            dot.edge(node, later)
+        for m_node in m_ids:
+            _threat_edge(dot, node, m_node)
+        _threat_edge(dot, node, "Y")
         if covariates:
-            dot.edge("X", "L")
+            dot.edge("X", node)
     if unmeasured:
         u_text = unmeasured if isinstance(unmeasured, str) else labels.get("U", "Unmeasured U")
         _threat_node(dot, "U", _label(u_text, "not measured"), dashed=True)
-        _threat_edge(dot, "U", "M")
+        for m_node in m_ids:
+            _threat_edge(dot, "U", m_node)
         _threat_edge(dot, "U", "Y")
     return dot
 

@@ -71,7 +71,7 @@ def check_sensitivity_scope(res: MediationResult, tool: str) -> None:
 
     The bias formulas of VanderWeele (2010) hold for the *joint* natural effects
     of several mediators, treating them as one vector-valued mediator
-    (VanderWeele & Vansteelandt 2014, sec. 6), so ``tool="bias"`` accepts a
+    (VanderWeele & Vansteelandt 2014), so ``tool="bias"`` accepts a
     result with several mediators; the correlation-of-errors analysis
     (``tool="rho"``) is defined for one mediator, and nothing covers the
     interventional effects.

@@ -146,6 +146,13 @@ def _interventional_potential(err: _Errors, ghost: _Errors, a: int, a_star: int)
     return float(np.mean(_confounded_outcome(a, drawn, support, err.x)))
 
 
+def _total_potential(err: _Errors, a: int) -> float:
+    """``E[Y(a)] = E[Y(a, L(a), M(a, L(a)))]``: each unit's own mediator."""
+    support = _support(a, err.x, err.e["ul"])
+    usage = _confounded_usage(a, support, err.x, err.e["em"])
+    return float(np.mean(_confounded_outcome(a, usage, support, err.x)))
+
+
 def _controlled_potential(err: _Errors, a: int, m: float) -> float:
     support = _support(a, err.x, err.e["ul"])
     return float(np.mean(_confounded_outcome(a, np.full_like(err.x, m), support, err.x)))
@@ -241,6 +248,7 @@ def _interventional_truth(
         "rnie0": q[0, 1] - q[0, 0],
         "rnie1": q[1, 1] - q[1, 0],
         "Q": q,
+        "total_effect": _total_potential(err, 1) - _total_potential(err, 0),
     }
     out["cde"] = {
         float(m): _controlled_potential(err, 1, m) - _controlled_potential(err, 0, m)
@@ -268,7 +276,8 @@ def sequential_truth(
     -------
     dict
         Joint natural and path-specific effects (``te, nde0, ..., pse(...)``) or
-        the interventional ``rte, rnde0, rnde1, rnie0, rnie1`` and ``cde``, plus
+        the interventional ``rte, rnde0, rnde1, rnie0, rnie1``, ``cde`` and the
+        ordinary ``total_effect`` ``E[Y(1)] - E[Y(0)]`` (which ``rte`` is not), plus
         the potential-outcome means under ``"Q"``.
 
     Examples
