@@ -275,3 +275,28 @@ def test_study_dag_draws_every_mediator_and_confounder():
     for edge in ("T -> M2", "M -> M2", "M2 -> Y", "L -> L2", "L2 -> M2", "X -> L2"):
         assert edge in source
     assert "<b>act</b>" not in source and "&lt;b&gt;act&lt;/b&gt;" in source
+
+
+def test_interventional_two_mediators_linear_closed_form():
+    """Continuous L and two linear mediators: products of statsmodels OLS coefficients."""
+    rng = np.random.default_rng(21)
+    n = 3000
+    x = rng.normal(size=n)
+    t = rng.integers(0, 2, n).astype(float)
+    l_ = 0.5 * t + 0.3 * x + rng.normal(size=n)
+    m1 = 0.4 * t + 0.6 * l_ + 0.2 * x + rng.normal(size=n)
+    m2 = 0.3 * t + 0.5 * l_ + 0.7 * m1 + rng.normal(size=n)
+    y = 0.2 * t + 0.8 * m1 + 0.9 * m2 + 0.4 * l_ + 0.3 * x + rng.normal(size=n)
+    df = pd.DataFrame({"x": x, "t": t, "l": l_, "m1": m1, "m2": m2, "y": y})
+    res = medbook.mediate(df, "t", ["m1", "m2"], "y", ["x"], post_treatment=["l"],
+                          method="delta")
+    one = np.ones(n)
+    a = sm.OLS(l_, np.column_stack([one, t, x])).fit().params
+    b = sm.OLS(m1, np.column_stack([one, t, l_, x])).fit().params
+    c = sm.OLS(m2, np.column_stack([one, t, l_, m1, x])).fit().params
+    d = sm.OLS(y, np.column_stack([one, t, m1, m2, l_, x])).fit().params
+    d_m1 = b[1] + b[2] * a[1]
+    d_m2 = c[1] + c[2] * a[1] + c[3] * d_m1
+    assert res["rnde0"] == pytest.approx(d[1] + d[4] * a[1], abs=1e-8)
+    assert res["rnie1"] == pytest.approx(d[2] * d_m1 + d[3] * d_m2, abs=1e-8)
+    assert res["rte"] == pytest.approx(res["rnde0"] + res["rnie1"], abs=1e-12)
