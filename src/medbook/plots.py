@@ -17,9 +17,9 @@ from typing import Any
 import matplotlib as mpl
 import numpy as np
 import pandas as pd
+import seaborn as sns
 from cycler import cycler
 from matplotlib.figure import Figure
-from scipy import stats
 
 from .errors import ConfigError
 from .history import RunRecord
@@ -162,18 +162,22 @@ def mediator_distribution(
                        f"treated {rates[1]:.1%} (n={groups[treated].size})")
             kind = "Share of units with the mediator present, by arm"
         else:
-            lo = min(g.min() for g in groups.values())
-            hi = max(g.max() for g in groups.values())
-            xs = np.linspace(lo, hi, 400)
-            for g, colour, name in zip(groups.values(), _ARM_COLOURS, names, strict=True):
-                if g.size > 1 and np.ptp(g) > 0:
-                    dens = stats.gaussian_kde(g)(xs)
-                    ax.plot(xs, dens, color=colour, label=name)
-                    ax.fill_between(xs, dens, color=colour, alpha=0.3)
+            frame = pd.DataFrame({
+                "value": np.concatenate(list(groups.values())),
+                "arm": np.repeat(names, [g.size for g in groups.values()]),
+            })
+            varied = frame.groupby("arm")["value"].transform("nunique") > 1
+            sns.kdeplot(data=frame[varied], x="value", hue="arm", hue_order=names,
+                        palette=list(_ARM_COLOURS), fill=True, alpha=0.3, common_norm=False,
+                        warn_singular=False, ax=ax)
+            for g, colour in zip(groups.values(), _ARM_COLOURS, strict=True):
                 ax.axvline(g.mean(), color=colour, linestyle="--", linewidth=1.3)
             ax.set_xlabel(_safe(mediator))
             ax.set_ylabel("Density")
-            ax.legend(loc="upper left")
+            legend = ax.get_legend()
+            if legend is not None:
+                legend.set_title(None)
+                sns.move_legend(ax, "upper left", frameon=False)
             means = [g.mean() for g in groups.values()]
             summary = (f"control mean {_fmt(means[0])} (n={groups[control].size}), "
                        f"treated mean {_fmt(means[1])} (n={groups[treated].size}); "
@@ -201,7 +205,7 @@ def mediator_outcome_scatter(
     if len(frame) < 2:
         raise ConfigError("the scatter plot needs at least two complete rows")
     m, y = frame["m"].to_numpy(float), frame["y"].to_numpy(float)
-    slope, intercept = np.polyfit(m, y, 1)
+    slope = float(np.polyfit(m, y, 1)[0])
     corr = float(np.corrcoef(m, y)[0, 1])
     rng = np.random.default_rng(seed)
     idx = rng.choice(m.size, size=min(sample, m.size), replace=False)
@@ -210,9 +214,9 @@ def mediator_outcome_scatter(
         yj = y[idx] + (rng.uniform(-0.04, 0.04, idx.size) if _is_binary(y) else 0.0)
         ax.scatter(xj, yj, s=14, alpha=0.3, color=OKABE_ITO["blue"], linewidths=0,
                    label=f"{idx.size} sampled units")
-        xs = np.linspace(m.min(), m.max(), 100)
-        ax.plot(xs, intercept + slope * xs, color=OKABE_ITO["vermillion"],
-                label=f"least-squares line, slope {_fmt(slope)}")
+        sns.regplot(x=m, y=y, scatter=False, ci=None, truncate=True, ax=ax,
+                    line_kws={"color": OKABE_ITO["vermillion"]})
+        ax.lines[-1].set_label(f"least-squares line, slope {_fmt(slope)}")
         ax.set_xlabel(_safe(mediator))
         ax.set_ylabel(_safe(outcome))
         _title(ax, title)
@@ -275,7 +279,8 @@ def pm_distribution(res: MediationResult, bins: int = 40, *, title: str | None =
     reps = reps[np.isfinite(reps)]
     row = res.row("pm")
     with _themed() as (fig, ax):
-        ax.hist(reps, bins=bins, color=OKABE_ITO["green"], alpha=0.75, edgecolor="white")
+        sns.histplot(x=reps, bins=bins, color=OKABE_ITO["green"], alpha=0.75,
+                     edgecolor="white", ax=ax)
         ax.axvspan(row["ci_lower"], row["ci_upper"], color=OKABE_ITO["sky"], alpha=0.15,
                    label=f"{res.spec.conf_level:.0%} interval")
         ax.axvline(row["estimate"], color=OKABE_ITO["vermillion"], linewidth=2.5,
