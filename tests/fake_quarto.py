@@ -7,7 +7,8 @@ PDF laid out like Quarto's default typst book template (orange-book): a title
 page, part pages on odd pages listing their chapters, every chapter opening on an
 odd page with its level-1 heading (a PDF bookmark), running headers on the other
 pages, and blank pages where a chapter must start on an odd page. It never runs a
-cell. ``quarto preview ...`` only records its arguments.
+cell. ``quarto preview ...`` records its arguments and sleeps
+``$FAKE_QUARTO_PREVIEW_SECONDS`` (as if serving).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import json
 import os
 import re
 import sys
+import time
 from pathlib import Path
 
 import typst
@@ -106,8 +108,15 @@ def main(argv: list[str]) -> int:
     log = os.environ.get("FAKE_QUARTO_LOG")
     if log:
         with open(log, "a", encoding="utf-8") as handle:
-            record = {"argv": argv, "python": os.environ.get("QUARTO_PYTHON"), "cwd": os.getcwd()}
+            record = {
+                "argv": argv,
+                "python": os.environ.get("QUARTO_PYTHON"),
+                "cwd": os.getcwd(),
+                "pid": os.getpid(),
+            }
             handle.write(json.dumps(record) + "\n")
+    if argv and argv[0] == "preview":  # serves until stopped, like quarto preview
+        time.sleep(float(os.environ.get("FAKE_QUARTO_PREVIEW_SECONDS", "0")))
     if argv and argv[0] == "render":
         root = Path(argv[1]) if len(argv) > 1 and not argv[1].startswith("-") else Path.cwd()
         _render(root, argv[2:])

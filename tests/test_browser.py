@@ -266,8 +266,9 @@ def test_preview_page_reloads_after_an_edit(site: tuple[str, Path], browser: obj
         print(f"edit visible after {seconds:.1f} s")
         assert seconds < 30 and errors == []
         page.close()
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signal.SIGTERM)  # stops as cleanly as Ctrl-C
         assert proc.wait(timeout=30) == 0
+        assert "preview stopped" in proc.stderr.read()  # type: ignore[union-attr]
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -166,6 +166,38 @@ def test_preview_delegates_to_quarto(
     assert not (project / "_book").exists()  # quarto preview renders, not medbook
 
 
+def test_stopping_medbook_stops_quarto_preview(project: Path, tmp_path: Path) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    script = bin_dir / "quarto"
+    script.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{FAKE}" "$@"\n')
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    log = tmp_path / "calls.jsonl"
+    env = {**os.environ, "FAKE_QUARTO_LOG": str(log), "FAKE_QUARTO_PREVIEW_SECONDS": "300"}
+    env["PATH"] = f"{bin_dir}:/usr/bin:/bin"
+    env.pop("QUARTO_PATH", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "medbook.cli", "preview", str(project), "--no-browser"],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not (log.is_file() and log.read_text().strip()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        record = json.loads(log.read_text())
+        assert record["argv"] == ["preview", str(project), "--no-browser"]
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+        with pytest.raises(ProcessLookupError):
+            os.kill(record["pid"], 0)  # quarto preview was stopped and reaped
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 def test_preview_bad_arguments(project: Path) -> None:
     assert main(["preview", str(project), "--port", "70000", "--engine", "builtin"]) == 2
     with pytest.raises(Exception, match="--engine"):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import mimetypes
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -203,6 +204,7 @@ def _run_quarto(quarto: str, root: Path, port: int | None, browser: bool) -> int
     except OSError as err:
         raise RenderError(f"cannot run quarto ({quarto}): {err}") from err
     try:
+        _term_as_interrupt()
         return proc.wait()
     except KeyboardInterrupt:
         proc.terminate()  # quarto preview stops on SIGTERM and cleans up
@@ -212,6 +214,8 @@ def _run_quarto(quarto: str, root: Path, port: int | None, browser: bool) -> int
             proc.kill()
             proc.wait()
         return 0
+    finally:
+        _term_as_interrupt(undo=True)
 
 
 def _render(state: PreviewState, render: Callable[[], object], log: Callable[[str], None]) -> None:
@@ -261,7 +265,7 @@ def preview_book(
     Returns
     -------
     int
-        The exit status: 0 after Ctrl-C, else ``quarto preview``'s own.
+        The exit status: 0 after Ctrl-C (or SIGTERM), else ``quarto preview``'s own.
 
     Raises
     ------
@@ -300,6 +304,7 @@ def preview_book(
     if ready is not None:
         ready(server)
     try:
+        _term_as_interrupt()
         while True:
             time.sleep(interval)
             changed = watcher.changes()
@@ -312,9 +317,20 @@ def preview_book(
         emit("preview stopped")
         return 0
     finally:
+        _term_as_interrupt(undo=True)
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _term_as_interrupt(undo: bool = False) -> None:
+    """Make SIGTERM stop the preview as Ctrl-C does (main thread only; ``undo`` restores)."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if undo else _interrupt)
 
 
 def _short(path: Path, root: Path) -> str:
