@@ -41,12 +41,11 @@ def _cmd_preview(args: argparse.Namespace) -> int:
 def _cmd_memo(args: argparse.Namespace) -> int:
     from .memo import build_memo
 
-    formats = [f.strip() for f in args.to.split(",") if f.strip()]
     out = build_memo(
         Path(args.study),
         data_path=Path(args.data) if args.data else None,
         out_dir=Path(args.out),
-        formats=formats,
+        formats=args.to,
         drop_missing=args.drop_missing,
         progress=not args.quiet,
         previous=Path(args.previous) if args.previous else None,

@@ -25,10 +25,12 @@ from .weights import ReplicateWeights
 __all__ = [
     "Family",
     "ModelFit",
+    "ModelPair",
     "Moments",
     "fit_glm",
     "fit_linear",
     "fit_model",
+    "fit_pair",
     "linear_from_moments",
     "moments",
     "naming_errors",
@@ -514,3 +516,52 @@ def naming_errors(family: Family, response: str) -> Iterator[None]:
         yield
     except FitError as err:
         raise FitError(f"{family} model for {response!r}: {err}") from None
+
+
+@dataclass
+class ModelPair:
+    """The mediator and outcome models of one analysis: designs, responses and families.
+
+    :func:`fit_pair` fits both for any replicate weights; it is where every
+    bootstrap and jackknife fit of :func:`medbook.mediate` happens.
+    """
+
+    m_family: Family
+    y_family: Family
+    xm: np.ndarray
+    m: np.ndarray
+    m_names: list[str]
+    m_column: str
+    xy: np.ndarray
+    y: np.ndarray
+    y_names: list[str]
+    y_column: str
+    n_covariates: int
+
+    def __post_init__(self) -> None:
+        p_y = self.xy.shape[1]
+        self.cov_cols = list(range(p_y - self.n_covariates, p_y))
+        self.linear = self.m_family == self.y_family == "linear"
+        self.z = np.column_stack([self.xy, self.y]) if self.linear else None
+
+
+def fit_pair(
+    pair: ModelPair, weights: ReplicateWeights, start: tuple[ModelFit, ModelFit] | None = None
+) -> tuple[ModelFit, ModelFit, np.ndarray | None]:
+    """Both models for these weights, and (both linear) the weighted covariate means.
+
+    Two linear models follow from one pass over the rows (the same moments);
+    otherwise each model is fitted by :func:`fit_model`, started at ``start``.
+    """
+    if pair.linear:
+        p_y = pair.xy.shape[1]
+        mom = moments(pair.z, weights)
+        with naming_errors("linear", pair.m_column):
+            med = linear_from_moments(mom, [0, 1, *pair.cov_cols], 2, pair.m_names)
+        with naming_errors("linear", pair.y_column):
+            out = linear_from_moments(mom, list(range(p_y)), p_y, pair.y_names)
+        return med, out, mom.means(pair.cov_cols)
+    m0, y0 = (start[0].coef[0], start[1].coef[0]) if start else (None, None)
+    med = fit_model(pair.m_family, pair.xm, pair.m, weights, pair.m_names, pair.m_column, m0)
+    out = fit_model(pair.y_family, pair.xy, pair.y, weights, pair.y_names, pair.y_column, y0)
+    return med, out, None

@@ -1,22 +1,48 @@
-"""Intervals, standard errors and p-values from replicates, draws or the delta method."""
+"""Intervals, standard errors and p-values from replicates, draws or the delta method.
+
+The low-level pieces (:func:`percentile_interval`, :func:`bca_interval`,
+:func:`delta_method`, ...) and the three routes :func:`medbook.mediate` takes:
+:func:`delta_inference`, :func:`bootstrap_inference` (where the bootstrap and
+jackknife refits happen, through :func:`medbook.fit.fit_pair`) and
+:func:`quasi_bayes_inference`; each returns an :class:`Inference`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 
-from .fit import ModelFit
+from .errors import FitError
+from .fit import ModelFit, ModelPair, fit_pair
+from .weights import ReplicateWeights
 
 __all__ = [
+    "FAILED_SHARE_LIMIT",
+    "JACKKNIFE_MAX_GROUPS",
+    "Evaluate",
+    "Inference",
     "bca_interval",
+    "bootstrap_inference",
+    "delta_inference",
     "delta_method",
     "jackknife_acceleration",
     "percentile_interval",
     "quasi_bayes_draws",
+    "quasi_bayes_inference",
+    "replicate_inference",
     "replicate_p_value",
 ]
+
+#: Estimands of coefficient batches ``(alpha, beta, sigma[, weights, means])``.
+Evaluate = Callable[..., dict[str, np.ndarray]]
+#: Above this share of failed replicates the analysis is refused.
+FAILED_SHARE_LIMIT = 0.5
+#: Jackknife groups for the BCa acceleration (leave-one-out below this ``n``).
+JACKKNIFE_MAX_GROUPS = 1000
 
 
 def percentile_interval(reps: np.ndarray, conf_level: float) -> tuple[float, float]:
@@ -100,3 +126,181 @@ def delta_method(
         grad = (v[:d] - v[d:]) / (2.0 * step)
         out[key] = float(np.sqrt(max(grad @ cov @ grad, 0.0)))
     return out
+
+
+@dataclass
+class Inference:
+    """Uncertainty of every estimand, however it was computed.
+
+    Attributes
+    ----------
+    rows : dict
+        Estimand -> ``estimate, std_error, ci_lower, ci_upper, p_value``.
+    ci : str
+        Interval kind: ``"normal"``, ``"percentile"`` or ``"bca"``.
+    replicates : pandas.DataFrame or None
+        Estimands of every successful replicate or draw.
+    n_failed : int
+        Replicates that failed to fit.
+    acceleration : dict or None
+        BCa acceleration per estimand.
+    warnings : list of str
+    """
+
+    rows: dict[str, dict[str, float]]
+    ci: str
+    replicates: pd.DataFrame | None = None
+    n_failed: int = 0
+    acceleration: dict[str, float] | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def n_replicates(self) -> int:
+        """Successful replicates or draws (0 for the delta method)."""
+        return 0 if self.replicates is None else len(self.replicates)
+
+
+def delta_inference(
+    evaluate: Evaluate,
+    med_fit: ModelFit,
+    out_fit: ModelFit,
+    point: dict[str, float],
+    keys: Sequence[str],
+    conf_level: float,
+) -> Inference:
+    """Delta-method standard errors over both models' coefficients (and the mediator's sigma).
+
+    ``evaluate(alpha, beta, sigma)`` maps batches of coefficients to the estimands.
+    """
+    p_m, p_y = med_fit.coef.shape[1], out_fit.coef.shape[1]
+    theta = np.concatenate([med_fit.coef[0], out_fit.coef[0], med_fit.sigma])
+    cov = np.zeros((theta.size, theta.size))
+    cov[:p_m, :p_m] = med_fit.cov
+    cov[p_m : p_m + p_y, p_m : p_m + p_y] = out_fit.cov
+    if med_fit.family == "linear":
+        cov[-1, -1] = med_fit.sigma[0] ** 2 / (2.0 * med_fit.df_resid)
+    ses = delta_method(
+        lambda b: evaluate(b[:, :p_m], b[:, p_m : p_m + p_y], b[:, -1]), theta, cov
+    )
+    z = stats.norm.ppf(0.5 + conf_level / 2.0)
+    rows = {}
+    for key in keys:
+        est, se = point[key], ses[key]
+        rows[key] = {
+            "estimate": est,
+            "std_error": se,
+            "ci_lower": est - z * se,
+            "ci_upper": est + z * se,
+            "p_value": float(2 * stats.norm.sf(abs(est / se))) if se > 0 else float("nan"),
+        }
+    return Inference(rows, "normal")
+
+
+def replicate_inference(
+    draws: dict[str, np.ndarray],
+    ok: np.ndarray,
+    point: dict[str, float],
+    keys: Sequence[str],
+    conf_level: float,
+    ci: str = "percentile",
+    acceleration: dict[str, float] | None = None,
+) -> Inference:
+    """Standard errors, intervals and p-values from replicates (bootstrap or quasi-Bayes).
+
+    Raises
+    ------
+    FitError
+        When fewer than two replicates, or more than half of them, failed.
+    """
+    n_failed, warnings = _failures(ok)
+    replicates = pd.DataFrame({k: draws[k][ok] for k in keys})
+    rows = {}
+    for key in keys:
+        reps = replicates[key].to_numpy()
+        reps = reps[np.isfinite(reps)]
+        if acceleration is not None:
+            lo, hi = bca_interval(reps, point[key], acceleration[key], conf_level)
+        else:
+            lo, hi = percentile_interval(reps, conf_level)
+        rows[key] = {
+            "estimate": point[key],
+            "std_error": float(np.std(reps, ddof=1)),
+            "ci_lower": lo,
+            "ci_upper": hi,
+            "p_value": replicate_p_value(reps),
+        }
+    return Inference(rows, ci, replicates, n_failed, acceleration, warnings)
+
+
+def _failures(ok: np.ndarray) -> tuple[int, list[str]]:
+    n_failed = int((~ok).sum())
+    if ok.sum() < 2 or n_failed > FAILED_SHARE_LIMIT * ok.size:
+        raise FitError(
+            f"{n_failed} of {ok.size} bootstrap replicates failed (separation or no "
+            "convergence); the models are too fragile for these data"
+        )
+    warnings = [] if not n_failed else [
+        f"{n_failed} of {ok.size} bootstrap replicates failed to fit (separation or "
+        "no convergence) and were excluded from the intervals"
+    ]
+    return n_failed, warnings
+
+
+def bootstrap_inference(
+    pair: ModelPair,
+    evaluate: Evaluate,
+    start: tuple[ModelFit, ModelFit],
+    point: dict[str, float],
+    keys: Sequence[str],
+    *,
+    n_boot: int,
+    weights_kind: str,
+    seed: int | None,
+    conf_level: float,
+    ci: str,
+) -> Inference:
+    """Refit both models under ``n_boot`` replicate weights (one batched fit) and summarise.
+
+    With ``ci="bca"`` the acceleration comes from a (grouped) jackknife.
+    """
+    n = pair.m.shape[0]
+    weights = ReplicateWeights(n, n_boot, weights_kind, seed)
+    med_b, out_b, means = fit_pair(pair, weights, start=start)
+    ok = med_b.ok & out_b.ok
+    _failures(ok)
+    draws = evaluate(med_b.coef, out_b.coef, med_b.sigma, weights, means)
+    acceleration = None
+    if ci == "bca":
+        acceleration = _jackknife_acceleration(pair, evaluate, n, seed, keys)
+    return replicate_inference(draws, ok, point, keys, conf_level, ci, acceleration)
+
+
+def _jackknife_acceleration(
+    pair: ModelPair, evaluate: Evaluate, n: int, seed: int | None, keys: Sequence[str]
+) -> dict[str, float]:
+    """Jackknife acceleration per estimand (grouped jackknife for large ``n``)."""
+    jack_w = ReplicateWeights(n, min(n, JACKKNIFE_MAX_GROUPS), "jackknife", seed)
+    med_j, out_j, means = fit_pair(pair, jack_w)
+    jack = evaluate(med_j.coef, out_j.coef, med_j.sigma, jack_w, means)
+    ok = med_j.ok & out_j.ok
+    return {k: jackknife_acceleration(jack[k][ok & np.isfinite(jack[k])]) for k in keys}
+
+
+def quasi_bayes_inference(
+    med_fit: ModelFit,
+    out_fit: ModelFit,
+    evaluate: Evaluate,
+    point: dict[str, float],
+    keys: Sequence[str],
+    *,
+    n_draws: int,
+    seed: int | None,
+    conf_level: float,
+    ci: str,
+) -> Inference:
+    """Simulate both models' coefficients from their asymptotic distribution and summarise."""
+    rng = np.random.default_rng(seed)
+    alpha, sigma = quasi_bayes_draws(med_fit, n_draws, rng)
+    beta, _ = quasi_bayes_draws(out_fit, n_draws, rng)
+    draws = evaluate(alpha, beta, sigma)
+    return replicate_inference(draws, np.ones(n_draws, dtype=bool), point, keys, conf_level, ci)

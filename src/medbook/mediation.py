@@ -1,14 +1,20 @@
-"""The front door: :func:`mediate` estimates total, natural and controlled effects."""
+"""The front door: :func:`mediate` estimates total, natural and controlled effects.
+
+:func:`mediate` is a conductor: it validates the options (:mod:`medbook.options`),
+prepares the data (:mod:`medbook.data`), fits both models once
+(:func:`medbook.fit.fit_pair`), evaluates the g-formula (:mod:`medbook.effects`)
+and hands the uncertainty to :mod:`medbook.inference` (delta method, bootstrap
+or quasi-Bayesian simulation).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from .backends import is_dask_frame
 from .data import StudyData, prepare
@@ -21,16 +27,16 @@ from .effects import (
     potential_outcomes,
     quadrature_error,
 )
-from .errors import ConfigError, FitError
-from .fit import Family, ModelFit, fit_model, linear_from_moments, moments, naming_errors
+from .errors import ConfigError
+from .fit import Family, ModelFit, ModelPair, fit_pair
 from .inference import (
-    bca_interval,
-    delta_method,
-    jackknife_acceleration,
-    percentile_interval,
-    quasi_bayes_draws,
-    replicate_p_value,
+    Evaluate,
+    Inference,
+    bootstrap_inference,
+    delta_inference,
+    quasi_bayes_inference,
 )
+from .options import resolve
 from .results import EFFECT_COLUMNS, MediationResult, MediationSpec
 from .sequential import mediate_sequential
 from .weights import ReplicateWeights
@@ -42,46 +48,9 @@ Interval = Literal["percentile", "bca"]
 ModelChoice = Literal["auto", "linear", "logit", "probit"]
 BootstrapWeights = Literal["multinomial", "poisson"]
 
-_JACKKNIFE_MAX_GROUPS = 1000
 _QUADRATURE_TARGET = 1e-6
 _QUADRATURE_WARN = 1e-4
 _QUADRATURE_MAX_NODES = 160  # the error check uses twice as many; numpy is exact to 320
-_FAILED_SHARE_LIMIT = 0.5
-
-
-def _choice(value: Any, allowed: Any, name: str) -> str:
-    options = get_args(allowed)
-    normalised = str(value).lower().replace("-", "_") if isinstance(value, str) else value
-    if normalised not in options:
-        raise ConfigError(f"{name} must be one of {', '.join(options)}; got {value!r}")
-    return normalised
-
-
-def _family(choice: str, kind: str, role: str, column: str) -> Family:
-    if choice == "auto":
-        return "logit" if kind == "binary" else "linear"
-    if choice in ("logit", "probit") and kind != "binary":
-        raise ConfigError(
-            f"{role} model {choice!r} needs a 0/1 column, but {column!r} is not binary"
-        )
-    return choice  # type: ignore[return-value]
-
-
-def _cde_values(cde_at: Sequence[float]) -> tuple[float, ...]:
-    try:
-        values = tuple(dict.fromkeys(float(v) for v in np.atleast_1d(cde_at)))
-    except (TypeError, ValueError):
-        raise ConfigError(f"cde_at must be a list of numbers; got {cde_at!r}") from None
-    if not all(np.isfinite(values)):
-        raise ConfigError(f"cde_at values must be finite numbers; got {list(values)}")
-    return values
-
-
-def _default_cde_at(data: StudyData) -> tuple[float, ...]:
-    if data.mediator_kind == "binary":
-        return (0.0, 1.0)
-    control_mean = float(np.mean(data.mediator[data.treatment == 0]))
-    return (float(f"{control_mean:.3g}"),)
 
 
 def mediate(
@@ -146,11 +115,11 @@ def mediate(
         from the models' asymptotic distribution (Imai, Keele & Tingley 2010),
         or the delta method (normal intervals).
     n_boot : int
-        Bootstrap replicates or quasi-Bayesian draws.
+        Bootstrap replicates or quasi-Bayesian draws (2 to 100,000).
     ci : {"percentile", "bca"}
         Interval type for the bootstrap (BCa uses a jackknife acceleration).
     conf_level : float
-        Confidence level of the intervals.
+        Confidence level of the intervals, in [0.5, 1).
     cde_at : sequence of float, optional
         Mediator values for controlled direct effects; by default 0 and 1 for a
         binary mediator and the control-arm mean otherwise.
@@ -164,6 +133,9 @@ def mediate(
         Classical resampling or Poisson(1) weights keyed by seed and row (suited to
         streamed data; the same draws as the Dask route).
 
+    Every option is validated by :data:`medbook.options.OPTIONS`, the table that
+    study files use too.
+
     Returns
     -------
     MediationResult
@@ -176,22 +148,12 @@ def mediate(
     >>> round(res["nie1"], 3), round(res["nde0"], 3), round(res["te"], 3)
     (1.324, 1.066, 2.389)
     """
-    method = _choice(method, Method, "method")
-    ci_kind = _choice(ci, Interval, "ci")
-    bootstrap_weights = _choice(bootstrap_weights, BootstrapWeights, "bootstrap_weights")
-    if ci_kind == "bca" and method != "bootstrap":
-        raise ConfigError("ci='bca' needs method='bootstrap'")
-    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)):
-        raise ConfigError(f"n_boot must be an integer; got {n_boot!r}")
-    if method != "delta" and n_boot < 2:
-        raise ConfigError(f"n_boot must be an integer of at least 2; got {n_boot!r}")
-    if not 0.5 <= conf_level < 1.0:
-        raise ConfigError(f"conf_level must lie in [0.5, 1); got {conf_level!r}")
-    if seed is not None:
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise ConfigError(f"seed must be a non-negative integer; got {seed!r}")
-        seed = int(seed)
-    n_boot = int(n_boot)
+    opts = resolve({
+        "interaction": interaction, "mediator_model": mediator_model,
+        "outcome_model": outcome_model, "method": method, "n_boot": n_boot, "ci": ci,
+        "conf_level": conf_level, "cde_at": cde_at, "seed": seed,
+        "treated_level": treated_level, "bootstrap_weights": bootstrap_weights,
+    })
     covariates = () if covariates is None else covariates
     if is_dask_frame(data):  # the rows stay on the cluster: a separate route
         from .backends.dask_mediate import mediate_dask
@@ -201,221 +163,181 @@ def mediate(
                 "a Dask data frame supports one mediator and no post-treatment confounders"
             )
         return mediate_dask(
-            data, treatment, mediator, outcome, covariates, interaction=interaction,
-            mediator_model=_choice(mediator_model, ModelChoice, "mediator_model"),
-            outcome_model=_choice(outcome_model, ModelChoice, "outcome_model"),
-            method=method, n_boot=n_boot, ci=ci_kind, conf_level=conf_level, cde_at=cde_at,
-            seed=seed, drop_missing=drop_missing, treated_level=treated_level,
+            data, treatment, mediator, outcome, covariates, drop_missing=drop_missing,
+            **{k: v for k, v in opts.items() if k != "bootstrap_weights"},
         )
     if post_treatment is not None or not isinstance(mediator, str):
-        single = post_treatment is None and isinstance(mediator, (list, tuple)) and (
-            len(mediator) == 1 and isinstance(mediator_model, str)
-        )
-        if not single:
+        if not _single(mediator, post_treatment, opts):
             return mediate_sequential(
                 data, treatment, mediator, outcome, covariates, post_treatment=post_treatment,
-                interaction=interaction, mediator_model=mediator_model,
-                outcome_model=outcome_model, method=method, n_boot=n_boot, ci=ci_kind,
-                conf_level=conf_level, cde_at=cde_at, seed=seed, drop_missing=drop_missing,
-                treated_level=treated_level, bootstrap_weights=bootstrap_weights,
+                drop_missing=drop_missing, **opts,
             )
         mediator = mediator[0]
-
     study = prepare(
         data, treatment, mediator, outcome, covariates,
-        drop_missing=drop_missing, treated_level=treated_level,
+        drop_missing=drop_missing, treated_level=opts["treated_level"],
     )
-    m_family = _family(
-        _choice(mediator_model, ModelChoice, "mediator_model"), study.mediator_kind,
-        "mediator", mediator,
-    )
-    y_family = _family(
-        _choice(outcome_model, ModelChoice, "outcome_model"), study.outcome_kind,
-        "outcome", outcome,
-    )
-    cde_values = _default_cde_at(study) if cde_at is None else _cde_values(cde_at)
-    model = EffectModel(m_family, y_family, bool(interaction), cde_values)
-    xm, m_names = mediator_design(study)
-    xy, y_names = outcome_design(study, bool(interaction))
-
-    p_y = xy.shape[1]
-    cov_cols = list(range(p_y - study.covariates.shape[1], p_y))
-    both_linear = m_family == y_family == "linear"
-    z = np.column_stack([xy, study.outcome]) if both_linear else None
-
-    def fit_both(
-        weights: ReplicateWeights, start: tuple[ModelFit, ModelFit] | None = None
-    ) -> tuple[ModelFit, ModelFit, np.ndarray | None]:
-        """Both models (and, when linear, the covariate means) for these weights."""
-        if both_linear:
-            # One pass over the rows: both linear models follow from the same moments.
-            mom = moments(z, weights)
-            with naming_errors("linear", mediator):
-                med = linear_from_moments(mom, [0, 1, *cov_cols], 2, m_names)
-            with naming_errors("linear", outcome):
-                out = linear_from_moments(mom, list(range(p_y)), p_y, y_names)
-            return med, out, mom.means(cov_cols)
-        m0, y0 = (start[0].coef[0], start[1].coef[0]) if start else (None, None)
-        med = fit_model(m_family, xm, study.mediator, weights, m_names, mediator, m0)
-        out = fit_model(y_family, xy, study.outcome, weights, y_names, outcome, y0)
-        return med, out, None
-
+    pair = _model_pair(study, opts, mediator, outcome)
+    cde_values = _default_cde_at(study) if opts["cde_at"] is None else opts["cde_at"]
+    model = EffectModel(pair.m_family, pair.y_family, opts["interaction"], cde_values)
     unit = ReplicateWeights(study.n)
-    med_fit, out_fit, unit_means = fit_both(unit)
+    med_fit, out_fit, unit_means = fit_pair(pair, unit)
+    model, q_error = _quadrature(model, med_fit, out_fit, study, unit)
+    po = potential_outcomes(
+        model, med_fit.coef, out_fit.coef, med_fit.sigma, study.covariates, unit, unit_means
+    )
+    point = {k: float(v[0]) for k, v in estimands(po).items()}
+    evaluate = _evaluator(model, study, unit, unit_means)
+    inference = _inference(opts, pair, evaluate, (med_fit, out_fit), point, model.cde_at)
+    return MediationResult(
+        effects=pd.DataFrame(
+            [{"estimand": k, **row} for k, row in inference.rows.items()], columns=EFFECT_COLUMNS
+        ),
+        potential_outcomes={k: float(v[0]) for k, v in po.items() if k.startswith("y")},
+        spec=_spec(opts, study, model, inference.ci, (treatment, mediator, outcome)),
+        scale="risk difference" if pair.y_family != "linear" else "difference",
+        n=study.n,
+        n_replicates=inference.n_replicates,
+        n_failed=inference.n_failed,
+        warnings=_warnings(q_error, inference, study),
+        replicates=inference.replicates,
+        mediator_fit=med_fit,
+        outcome_fit=out_fit,
+        data=study,
+        details=_details(model, q_error, opts, inference),
+    )
 
-    def evaluate(alpha, beta, sigma, weights, means=None) -> dict[str, np.ndarray]:
+
+def _single(mediator: Any, post_treatment: Any, opts: dict[str, Any]) -> bool:
+    """A one-element mediator list without post-treatment confounders is the single route."""
+    return post_treatment is None and isinstance(mediator, (list, tuple)) and (
+        len(mediator) == 1 and isinstance(opts["mediator_model"], str)
+    )
+
+
+def _family(choice: Any, kind: str, role: str, column: str) -> Family:
+    if not isinstance(choice, str):
+        raise ConfigError(f"{role}_model lists {len(choice)} models for one {role}")
+    if choice == "auto":
+        return "logit" if kind == "binary" else "linear"
+    if choice in ("logit", "probit") and kind != "binary":
+        raise ConfigError(
+            f"{role} model {choice!r} needs a 0/1 column, but {column!r} is not binary"
+        )
+    return choice  # type: ignore[return-value]
+
+
+def _model_pair(
+    study: StudyData, opts: dict[str, Any], mediator: str, outcome: str
+) -> ModelPair:
+    """Families, designs and responses of the two models."""
+    xm, m_names = mediator_design(study)
+    xy, y_names = outcome_design(study, opts["interaction"])
+    return ModelPair(
+        m_family=_family(opts["mediator_model"], study.mediator_kind, "mediator", mediator),
+        y_family=_family(opts["outcome_model"], study.outcome_kind, "outcome", outcome),
+        xm=xm, m=study.mediator, m_names=m_names, m_column=mediator,
+        xy=xy, y=study.outcome, y_names=y_names, y_column=outcome,
+        n_covariates=study.covariates.shape[1],
+    )
+
+
+def _default_cde_at(data: StudyData) -> tuple[float, ...]:
+    if data.mediator_kind == "binary":
+        return (0.0, 1.0)
+    control_mean = float(np.mean(data.mediator[data.treatment == 0]))
+    return (float(f"{control_mean:.3g}"),)
+
+
+def _evaluator(
+    model: EffectModel, study: StudyData, unit: ReplicateWeights, unit_means: Any
+) -> Evaluate:
+    """Estimands of coefficient batches (by default under unit weights)."""
+
+    def evaluate(alpha, beta, sigma, weights=unit, means=unit_means) -> dict[str, np.ndarray]:
         return estimands(
             potential_outcomes(model, alpha, beta, sigma, study.covariates, weights, means)
         )
 
-    details: dict[str, Any] = {}
-    warnings: list[str] = []
-    if m_family == "linear" and y_family == "logit":
-        model, error = _enough_nodes(model, med_fit, out_fit, study.covariates, unit)
-        details["quadrature_nodes"] = model.gh_nodes
-        details["quadrature_error"] = error
-        if error > _QUADRATURE_WARN:
-            warnings.append(
-                f"numerical integration over the mediator is accurate only to {error:.1g} "
-                "(a very steep outcome model); treat the last digits with caution"
-            )
-    po_point = potential_outcomes(
-        model, med_fit.coef, out_fit.coef, med_fit.sigma, study.covariates, unit, unit_means
-    )
-    point = {k: float(v[0]) for k, v in estimands(po_point).items()}
+    return evaluate
+
+
+def _inference(
+    opts: dict[str, Any],
+    pair: ModelPair,
+    evaluate: Evaluate,
+    fits: tuple[ModelFit, ModelFit],
+    point: dict[str, float],
+    cde_values: tuple[float, ...],
+) -> Inference:
+    """Dispatch to the delta method, the bootstrap or quasi-Bayesian simulation."""
     keys = estimand_keys(cde_values)
-
-    n_failed = 0
-    replicates: pd.DataFrame | None = None
-    rows: dict[str, dict[str, float]] = {}
-    if method == "delta":
-        p_m = med_fit.coef.shape[1]
-        p_y = out_fit.coef.shape[1]
-        theta = np.concatenate([med_fit.coef[0], out_fit.coef[0], med_fit.sigma])
-        cov = np.zeros((theta.size, theta.size))
-        cov[:p_m, :p_m] = med_fit.cov
-        cov[p_m : p_m + p_y, p_m : p_m + p_y] = out_fit.cov
-        if m_family == "linear":
-            cov[-1, -1] = med_fit.sigma[0] ** 2 / (2.0 * med_fit.df_resid)
-
-        def func(batch: np.ndarray) -> dict[str, np.ndarray]:
-            return evaluate(
-                batch[:, :p_m], batch[:, p_m : p_m + p_y], batch[:, -1], unit, unit_means
-            )
-
-        ses = delta_method(func, theta, cov)
-        z = stats.norm.ppf(0.5 + conf_level / 2.0)
-        for key in keys:
-            est, se = point[key], ses[key]
-            rows[key] = {
-                "estimate": est,
-                "std_error": se,
-                "ci_lower": est - z * se,
-                "ci_upper": est + z * se,
-                "p_value": float(2 * stats.norm.sf(abs(est / se))) if se > 0 else float("nan"),
-            }
-        ci_kind = "normal"
-        n_reps = 0
-    else:
-        if method == "bootstrap":
-            weights = ReplicateWeights(study.n, n_boot, bootstrap_weights, seed)
-            med_b, out_b, means = fit_both(weights, start=(med_fit, out_fit))
-            ok = med_b.ok & out_b.ok
-            draws = evaluate(med_b.coef, out_b.coef, med_b.sigma, weights, means)
-            details["bootstrap_weights"] = bootstrap_weights
-        else:
-            rng = np.random.default_rng(seed)
-            alpha, sigma = quasi_bayes_draws(med_fit, n_boot, rng)
-            beta, _ = quasi_bayes_draws(out_fit, n_boot, rng)
-            ok = np.ones(n_boot, dtype=bool)
-            draws = evaluate(alpha, beta, sigma, unit, unit_means)
-        n_failed = int((~ok).sum())
-        n_reps = int(ok.sum())
-        if n_reps < 2 or n_failed > _FAILED_SHARE_LIMIT * ok.size:
-            raise FitError(
-                f"{n_failed} of {ok.size} bootstrap replicates failed (separation or no "
-                "convergence); the models are too fragile for these data"
-            )
-        if n_failed:
-            warnings.append(
-                f"{n_failed} of {ok.size} bootstrap replicates failed to fit (separation or "
-                "no convergence) and were excluded from the intervals"
-            )
-        replicates = pd.DataFrame({k: draws[k][ok] for k in keys})
-        acceleration = {}
-        if ci_kind == "bca":
-            acceleration = _bca_acceleration(
-                study, lambda w: fit_both(w, start=(med_fit, out_fit)), evaluate, seed, keys
-            )
-            details["acceleration"] = acceleration
-        for key in keys:
-            reps = replicates[key].to_numpy()
-            reps = reps[np.isfinite(reps)]
-            if ci_kind == "bca":
-                lo, hi = bca_interval(reps, point[key], acceleration[key], conf_level)
-            else:
-                lo, hi = percentile_interval(reps, conf_level)
-            rows[key] = {
-                "estimate": point[key],
-                "std_error": float(np.std(reps, ddof=1)),
-                "ci_lower": lo,
-                "ci_upper": hi,
-                "p_value": replicate_p_value(reps),
-            }
-
-    effects = pd.DataFrame([{"estimand": k, **rows[k]} for k in keys], columns=EFFECT_COLUMNS)
-    spec = MediationSpec(
-        treatment=treatment,
-        mediator=mediator,
-        outcome=outcome,
-        covariates=tuple(study.covariate_columns),
-        interaction=bool(interaction),
-        mediator_model=m_family,
-        outcome_model=y_family,
-        method=method,
-        n_boot=n_boot if method != "delta" else 0,
-        ci=ci_kind,
-        conf_level=float(conf_level),
-        cde_at=cde_values,
-        seed=seed,
-    )
-    if study.n_dropped:
-        warnings.append(f"{study.n_dropped} row(s) with missing values were dropped")
-    return MediationResult(
-        effects=effects,
-        potential_outcomes={k: float(v[0]) for k, v in po_point.items() if k.startswith("y")},
-        spec=spec,
-        scale="risk difference" if y_family != "linear" else "difference",
-        n=study.n,
-        n_replicates=n_reps,
-        n_failed=n_failed,
-        warnings=warnings,
-        replicates=replicates,
-        mediator_fit=med_fit,
-        outcome_fit=out_fit,
-        data=study,
-        details=details,
+    level, seed = opts["conf_level"], opts["seed"]
+    if opts["method"] == "delta":
+        return delta_inference(evaluate, *fits, point, keys, level)
+    if opts["method"] == "bootstrap":
+        return bootstrap_inference(
+            pair, evaluate, fits, point, keys, n_boot=opts["n_boot"],
+            weights_kind=opts["bootstrap_weights"], seed=seed, conf_level=level, ci=opts["ci"],
+        )
+    return quasi_bayes_inference(
+        *fits, evaluate, point, keys, n_draws=opts["n_boot"], seed=seed, conf_level=level,
+        ci=opts["ci"],
     )
 
 
-def _enough_nodes(
-    model: EffectModel, med_fit: ModelFit, out_fit: ModelFit, covariates, unit
-) -> tuple[EffectModel, float]:
-    """Double the Gauss-Hermite nodes until the potential outcomes change by < 1e-6."""
-    error = quadrature_error(model, med_fit.coef, out_fit.coef, med_fit.sigma, covariates, unit)
+def _quadrature(
+    model: EffectModel, med_fit: ModelFit, out_fit: ModelFit, study: StudyData, unit: Any
+) -> tuple[EffectModel, float | None]:
+    """Double the Gauss-Hermite nodes until the potential outcomes change by < 1e-6.
+
+    Only a linear mediator under a logit outcome needs numerical integration.
+    """
+    if not (model.mediator_family == "linear" and model.outcome_family == "logit"):
+        return model, None
+    args = (med_fit.coef, out_fit.coef, med_fit.sigma, study.covariates, unit)
+    error = quadrature_error(model, *args)
     while error > _QUADRATURE_TARGET and model.gh_nodes < _QUADRATURE_MAX_NODES:
         model = replace(model, gh_nodes=2 * model.gh_nodes)
-        error = quadrature_error(
-            model, med_fit.coef, out_fit.coef, med_fit.sigma, covariates, unit
-        )
+        error = quadrature_error(model, *args)
     return model, error
 
 
-def _bca_acceleration(study, fit_both, evaluate, seed, keys) -> dict[str, float]:
-    """Jackknife acceleration per estimand (grouped jackknife for large ``n``)."""
-    groups = min(study.n, _JACKKNIFE_MAX_GROUPS)
-    jack_w = ReplicateWeights(study.n, groups, "jackknife", seed)
-    med_j, out_j, means = fit_both(jack_w)
-    jack = evaluate(med_j.coef, out_j.coef, med_j.sigma, jack_w, means)
-    ok = med_j.ok & out_j.ok
-    return {k: jackknife_acceleration(jack[k][ok & np.isfinite(jack[k])]) for k in keys}
+def _details(
+    model: EffectModel, q_error: float | None, opts: dict[str, Any], inference: Inference
+) -> dict[str, Any]:
+    """Method-specific extras: quadrature accuracy, resampling weights, BCa acceleration."""
+    details: dict[str, Any] = {}
+    if q_error is not None:
+        details.update(quadrature_nodes=model.gh_nodes, quadrature_error=q_error)
+    if opts["method"] == "bootstrap":
+        details["bootstrap_weights"] = opts["bootstrap_weights"]
+    if inference.acceleration is not None:
+        details["acceleration"] = inference.acceleration
+    return details
+
+
+def _warnings(q_error: float | None, inference: Inference, study: StudyData) -> list[str]:
+    warnings = []
+    if q_error is not None and q_error > _QUADRATURE_WARN:
+        warnings.append(
+            f"numerical integration over the mediator is accurate only to {q_error:.1g} "
+            "(a very steep outcome model); treat the last digits with caution"
+        )
+    warnings += inference.warnings
+    if study.n_dropped:
+        warnings.append(f"{study.n_dropped} row(s) with missing values were dropped")
+    return warnings
+
+
+def _spec(
+    opts: dict[str, Any], study: StudyData, model: EffectModel, ci: str, roles: tuple[str, ...]
+) -> MediationSpec:
+    treatment, mediator, outcome = roles
+    return MediationSpec(
+        treatment=treatment, mediator=mediator, outcome=outcome,
+        covariates=tuple(study.covariate_columns), interaction=opts["interaction"],
+        mediator_model=model.mediator_family, outcome_model=model.outcome_family,
+        method=opts["method"], n_boot=opts["n_boot"] if opts["method"] != "delta" else 0, ci=ci,
+        conf_level=opts["conf_level"], cde_at=model.cde_at, seed=opts["seed"],
+    )

@@ -9,7 +9,6 @@ out-of-range values raise a one-line :class:`~medbook.errors.ConfigError`.
 from __future__ import annotations
 
 import hashlib
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,18 +16,17 @@ from typing import Any
 import yaml
 
 from .errors import ConfigError
+from .options import OPTIONS, resolve
 
 __all__ = ["Role", "Study", "load_study"]
 
 _MAX_CONFIG_BYTES = 256 * 1024
 _MAX_TEXT = 500
-_METHODS = ("bootstrap", "quasi_bayes", "delta")
-_CIS = ("percentile", "bca")
-_MODELS = ("auto", "linear", "logit", "probit")
+#: Keys of a study file: the roles and texts here, then every analysis option of
+#: :data:`medbook.options.OPTIONS`.
 _KEYS = (
-    "data", "treatment", "mediator", "outcome", "covariates", "interaction", "method", "n_boot",
-    "seed", "cde_at", "ci", "conf_level", "question", "title", "population", "treated_level",
-    "mediator_model", "outcome_model", "randomized", "segments",
+    "data", "treatment", "mediator", "outcome", "covariates", "question", "title", "population",
+    "randomized", "segments", *OPTIONS,
 )
 _REQUIRED = ("data", "treatment", "mediator", "outcome")
 
@@ -57,8 +55,8 @@ class Study:
         Pre-treatment covariate columns.
     interaction : bool
         Include a treatment x mediator term in the outcome model.
-    method, ci, mediator_model, outcome_model : str
-        Options passed to :func:`medbook.mediate`.
+    method, ci, mediator_model, outcome_model, bootstrap_weights : str
+        Options passed to :func:`medbook.mediate` (see :data:`medbook.options.OPTIONS`).
     n_boot, seed : int
         Replicates and random seed.
     cde_at : tuple of float
@@ -99,6 +97,7 @@ class Study:
     treated_level: Any = None
     mediator_model: str = "auto"
     outcome_model: str = "auto"
+    bootstrap_weights: str = "multinomial"
     randomized: bool = True
     segments: str | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
@@ -121,6 +120,7 @@ class Study:
             "seed": self.seed,
             "conf_level": self.conf_level,
             "treated_level": self.treated_level,
+            "bootstrap_weights": self.bootstrap_weights,
         }
 
 
@@ -199,8 +199,7 @@ def load_study(path: Path, data_override: Path | None = None) -> Study:
             data = path.parent / data
     roles = {r: _role(raw[r], r, where) for r in ("treatment", "mediator", "outcome")}
     covariates = _covariates(raw.get("covariates"), where)
-    method = _choice(raw, "method", _METHODS, "bootstrap", where)
-    n_boot = _integer(raw, "n_boot", 1000, where, low=1 if method == "delta" else 50, high=100_000)
+    options = resolve({k: v for k, v in raw.items() if k in OPTIONS}, study_file=where)
     return Study(
         path=path,
         data=data,
@@ -208,19 +207,9 @@ def load_study(path: Path, data_override: Path | None = None) -> Study:
         mediator=roles["mediator"],
         outcome=roles["outcome"],
         covariates=covariates,
-        interaction=_boolean(raw, "interaction", False, where),
-        method=method,
-        n_boot=n_boot,
-        seed=_integer(raw, "seed", 1, where, low=0, high=2**63 - 1),
-        cde_at=_numbers(raw.get("cde_at"), "cde_at", where),
-        ci=_choice(raw, "ci", _CIS, "percentile", where),
-        conf_level=_conf_level(raw, where),
         question=_text(raw, "question", where, default=""),
         title=_text(raw, "title", where, default=""),
         population=_text(raw, "population", where, default=""),
-        treated_level=_scalar(raw, "treated_level", where),
-        mediator_model=_choice(raw, "mediator_model", _MODELS, "auto", where),
-        outcome_model=_choice(raw, "outcome_model", _MODELS, "auto", where),
         randomized=_boolean(raw, "randomized", True, where),
         segments=(
             _column_name(raw["segments"], "segments", where)
@@ -228,6 +217,7 @@ def load_study(path: Path, data_override: Path | None = None) -> Study:
         ),
         raw=raw,
         sha256=hashlib.sha256(raw_bytes).hexdigest(),
+        **{**options, "cde_at": options["cde_at"] or ()},
     )
 
 
@@ -310,34 +300,6 @@ def _covariates(value: Any, where: str) -> tuple[str, ...]:
     return names
 
 
-def _choice(
-    raw: dict[str, Any], key: str, options: tuple[str, ...], default: str, where: str
-) -> str:
-    value = raw.get(key, default)
-    if value is None:
-        return default
-    if not isinstance(value, str) or value not in options:
-        raise ConfigError(
-            f"study file {where!r}: {key!r} must be one of {', '.join(options)}, got {value!r}"
-        )
-    return value
-
-
-def _integer(
-    raw: dict[str, Any], key: str, default: int, where: str, *, low: int, high: int
-) -> int:
-    value = raw.get(key, default)
-    if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(
-            f"study file {where!r}: {key!r} must be an integer, got {_type_name(value)}"
-        )
-    if not low <= value <= high:
-        raise ConfigError(f"study file {where!r}: {key!r} must be between {low} and {high}")
-    return int(value)
-
-
 def _boolean(raw: dict[str, Any], key: str, default: bool, where: str) -> bool:
     value = raw.get(key, default)
     if value is None:
@@ -347,38 +309,3 @@ def _boolean(raw: dict[str, Any], key: str, default: bool, where: str) -> bool:
             f"study file {where!r}: {key!r} must be true or false, got {_type_name(value)}"
         )
     return value
-
-
-def _numbers(value: Any, key: str, where: str) -> tuple[float, ...]:
-    if value is None:
-        return ()
-    items = value if isinstance(value, list) else [value]
-    out = []
-    for item in items:
-        if isinstance(item, bool) or not isinstance(item, (int, float)) or not math.isfinite(item):
-            raise ConfigError(
-                f"study file {where!r}: {key!r} must be a number or a list of numbers, "
-                f"got {item!r}"
-            )
-        out.append(float(item))
-    return tuple(out)
-
-
-def _conf_level(raw: dict[str, Any], where: str) -> float:
-    value = raw.get("conf_level", 0.95)
-    if value is None:
-        return 0.95
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.5 <= value < 1:
-        raise ConfigError(
-            f"study file {where!r}: 'conf_level' must be a number in [0.5, 1), got {value!r}"
-        )
-    return float(value)
-
-
-def _scalar(raw: dict[str, Any], key: str, where: str) -> Any:
-    value = raw.get(key)
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    raise ConfigError(
-        f"study file {where!r}: {key!r} must be a single value, got {_type_name(value)}"
-    )

@@ -164,7 +164,7 @@ def mediate_dask(
     >>> bool(np.allclose(res.to_frame().iloc[:, 1:], mem.to_frame().iloc[:, 1:], atol=1e-8))
     True
     """
-    from ..mediation import _cde_values, _family
+    from ..mediation import _family
 
     if method != "bootstrap" or ci != "percentile":
         raise ConfigError(
@@ -178,7 +178,7 @@ def mediate_dask(
     y_family = _family(outcome_model, study.outcome_kind, "outcome", outcome)
     route = _Route(study, persist(study.blocks), (m_family, y_family), bool(interaction))
     if cde_at is not None:
-        cde_values = _cde_values(cde_at)
+        cde_values = tuple(cde_at)
     elif study.mediator_kind == "binary":
         cde_values = (0.0, 1.0)
     else:
