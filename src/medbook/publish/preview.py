@@ -239,7 +239,6 @@ def preview_book(
     package_dir: Path | None = None,
     interval: float = 0.4,
     log: Callable[[str], None] | None = None,
-    ready: Callable[[PreviewServer], None] | None = None,
 ) -> int:
     """Serve the book and re-render it whenever a source changes, until Ctrl-C.
 
@@ -259,8 +258,6 @@ def preview_book(
         Seconds between looks at the sources.
     log
         Where progress and errors go (default: stderr, prefixed ``medbook:``).
-    ready
-        Called with the running server once the first render is served (tests use it).
 
     Returns
     -------
@@ -301,8 +298,6 @@ def preview_book(
     emit(f"serving {book.output_dir} at {server.url} (Ctrl-C stops)")
     if browser:
         webbrowser.open(server.url)
-    if ready is not None:
-        ready(server)
     try:
         _term_as_interrupt()
         while True:
