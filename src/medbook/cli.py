@@ -13,6 +13,7 @@ from pathlib import Path
 
 from . import __version__
 from .errors import MedbookError
+from .interrupts import Terminated, exit_on_sigterm
 
 __all__ = ["main"]
 
@@ -102,6 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the process exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    exit_on_sigterm()
     try:
         return int(args.func(args))
     except MedbookError as err:
@@ -111,6 +113,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("medbook: interrupted", file=sys.stderr)
         return 130
+    except Terminated as stop:
+        print("medbook: terminated", file=sys.stderr)
+        return int(stop.code or 143)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from markupsafe import Markup
 from . import __version__
 from .convert import escape_markdown, markdown_to_typst, pandoc_convert
 from .errors import ConfigError
+from .filenames import check_path_text
 from .history import (
     Comparison,
     Previous,
@@ -136,6 +137,7 @@ def build_memo(
     """
     wanted = _formats(formats)
     study = load_study(Path(study_path), Path(data_path) if data_path is not None else None)
+    check_path_text(study.data, "data file")  # its name goes into every page
     out_dir = Path(out_dir).absolute()
     column = by if by is not None else study.segments
     if column:

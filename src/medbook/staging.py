@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import ConfigError, MedbookError, RenderError
+from .interrupts import deferred_signals
 
 __all__ = ["check_target", "sha256_file", "staged_folder"]
 
@@ -79,7 +80,8 @@ def staged_folder(out_dir: Path) -> Iterator[Path]:
         ) from err
     try:
         yield tmp
-        _move_into_place(tmp, out_dir)
+        with deferred_signals():  # SIGINT/SIGTERM wait until the swap is complete
+            _move_into_place(tmp, out_dir)
     except MedbookError:
         _discard(tmp, created)
         raise

@@ -13,7 +13,9 @@ import time
 from pathlib import Path
 
 from ..errors import ConfigError
+from ..filenames import check_path_text
 from .builtin import render_builtin
+from .outdir import check_output_dir, write_stamp
 from .project import load_project
 from .quarto import find_quarto, render_quarto
 from .summary import RenderSummary
@@ -79,14 +81,19 @@ def render_book(
         raise ConfigError(f"--engine must be one of {', '.join(_ENGINES)}, not {engine!r}")
     start = time.perf_counter()
     log = (lambda _message: None) if quiet else _stderr
-    book = load_project(Path(project))
-    out = Path(output_dir).resolve() if output_dir is not None else book.output_dir
+    book = load_project(check_path_text(project, "project folder"))
+    requested = book.output_dir
+    if output_dir is not None:
+        requested = check_path_text(output_dir, "--output-dir").absolute()
+    out = check_output_dir(requested, book)
     quarto = find_quarto() if engine in ("auto", "quarto") else None
     if engine == "quarto" and quarto is None:
         raise ConfigError("--engine quarto: quarto is not on PATH and QUARTO_PATH is not set")
     if quarto is not None:
         log(f"rendering {book.root} with {quarto}")
         summary = render_quarto(book, quarto, to, out if output_dir is not None else None, fresh)
+        if summary.output_dir.is_dir():
+            write_stamp(summary.output_dir)
     else:
         log(f"rendering {len(book.chapters)} chapters of {book.root.name} (built-in engine)")
         summary = render_builtin(

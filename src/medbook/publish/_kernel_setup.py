@@ -126,3 +126,44 @@ def _medbook_quiet():
 def _medbook_loud():
     """Restore the warning filters saved by :func:`_medbook_quiet`."""
     _medbook_quiet_stack.pop().__exit__(None, None, None)
+
+
+class _MedbookCappedStream:
+    """``sys.stdout``/``sys.stderr`` that stop passing text on once a cell printed too much.
+
+    The renderer truncates each cell's output at ``MEDBOOK_OUTPUT_LIMIT`` and says so;
+    capping at the source as well keeps a cell printing gigabytes from flooding the
+    kernel's messages (the renderer still sees that the limit was passed).
+    """
+
+    def __init__(self, stream, budget):
+        self._medbook_stream = stream
+        self._medbook_budget = budget
+        self._medbook_used = 0
+
+    def write(self, text):
+        room = self._medbook_budget - self._medbook_used
+        if room > 0:
+            self._medbook_stream.write(text[:room])
+        self._medbook_used += len(text)
+        return len(text)
+
+    def __getattr__(self, name):
+        return getattr(self._medbook_stream, name)
+
+
+def _medbook_cap_streams():
+    import os
+    import sys
+
+    budget = int(os.environ.get("MEDBOOK_OUTPUT_LIMIT") or 100_000) + 1_000
+    out = sys.stdout = _MedbookCappedStream(sys.stdout, budget)
+    err = sys.stderr = _MedbookCappedStream(sys.stderr, budget)
+
+    def reset(*_args):
+        out._medbook_used = err._medbook_used = 0
+
+    _medbook_ip.events.register("pre_run_cell", reset)
+
+
+_medbook_cap_streams()

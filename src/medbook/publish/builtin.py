@@ -10,9 +10,9 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import os
 import re
 import shutil
+import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
@@ -20,10 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import RenderError
+from ..interrupts import deferred_signals
 from .assemble import ChapterSource, assemble_chapter
 from .cache import ChapterCache, MemoStore, chapter_key, data_files, hash_files, package_hash
+from .client import kill_kernels
 from .crossref import ChapterIndex, PandocRunner, number_chapter, resolve_chapter, set_meta
 from .execute import ExecutedChapter, execute_document
+from .outdir import check_output_dir, write_stamp
 from .pdf import PdfChapter, write_pdfs
 from .project import BookProject, ChapterEntry
 from .qmd import MarkdownChunk, QmdDocument, parse_qmd
@@ -146,20 +149,24 @@ def _execute_all(
             futures: set[Future[tuple[int, ChapterSource, float]]] = {
                 pool.submit(work, i) for i in pending
             }
-            while futures:
-                done, futures = wait(futures, return_when=FIRST_EXCEPTION)
-                for future in done:
-                    if future.exception() is not None:
-                        for other in futures:
-                            other.cancel()
-                        raise future.exception()  # type: ignore[misc]
-                    i, source, seconds = future.result()
-                    entry = project.chapters[i]
-                    cache.put(entry.slug, keys[i], source)
-                    sources[i] = source
-                    executed.append(entry.rel)
-                    what = "executed" if _needs_kernel(docs[i]) else "converted (no code)"
-                    log(f"[{i + 1}/{total}] {entry.rel}: {what} in {seconds:.1f} s")
+            try:
+                while futures:
+                    done, futures = wait(futures, return_when=FIRST_EXCEPTION)
+                    for future in done:
+                        if future.exception() is not None:
+                            for other in futures:
+                                other.cancel()
+                            raise future.exception()  # type: ignore[misc]
+                        i, source, seconds = future.result()
+                        entry = project.chapters[i]
+                        cache.put(entry.slug, keys[i], source)
+                        sources[i] = source
+                        executed.append(entry.rel)
+                        what = "executed" if _needs_kernel(docs[i]) else "converted (no code)"
+                        log(f"[{i + 1}/{total}] {entry.rel}: {what} in {seconds:.1f} s")
+            except BaseException:
+                kill_kernels()  # interrupted or failed: no chapter keeps running
+                raise
     return [s for s in sources if s is not None], executed, cached
 
 
@@ -245,35 +252,43 @@ def _with_meta(ast: dict[str, Any], **meta: Any) -> dict[str, Any]:
     return out
 
 
-def _swap(build: Path, out: Path, to: str, pdf_name: str) -> None:
-    """Publish the build folder atomically (``pdf`` only replaces the PDFs)."""
-    if to != "pdf":
-        backup = out.with_name(f".{out.name}.old-{os.getpid()}")
-        if out.exists():
-            out.replace(backup)
-        build.replace(out)
-        shutil.rmtree(backup, ignore_errors=True)
-        return
-    out.mkdir(parents=True, exist_ok=True)
-    (build / pdf_name).replace(out / pdf_name)
-    old = out / f".handouts.old-{os.getpid()}"
-    if (out / "handouts").exists():
-        (out / "handouts").replace(old)
-    (build / "handouts").replace(out / "handouts")
-    shutil.rmtree(old, ignore_errors=True)
+def _swap(build: Path, out: Path, to: str, pdf_name: str, project: BookProject) -> None:
+    """Publish the build folder (``pdf`` only replaces the PDFs), signals held off."""
+    with deferred_signals():
+        check_output_dir(out, project)  # again: the folder may have changed meanwhile
+        if to != "pdf":
+            write_stamp(build)
+            backup = _hidden_name(out, "old")
+            if out.exists():
+                out.replace(backup)
+            build.replace(out)
+            shutil.rmtree(backup, ignore_errors=True)
+            return
+        out.mkdir(parents=True, exist_ok=True)
+        (build / pdf_name).replace(out / pdf_name)
+        old = _hidden_name(out / "handouts", "old")
+        if (out / "handouts").exists():
+            (out / "handouts").replace(old)
+        (build / "handouts").replace(out / "handouts")
+        shutil.rmtree(old, ignore_errors=True)
+        write_stamp(out)
     shutil.rmtree(build, ignore_errors=True)
+
+
+def _hidden_name(path: Path, what: str) -> Path:
+    """An unused hidden name next to ``path`` (nothing existing is ever replaced)."""
+    made = Path(tempfile.mkdtemp(prefix=f".{path.name}.{what}-", dir=path.parent))
+    made.rmdir()
+    return made
 
 
 def _build_dir(out: Path) -> Path:
     """A fresh, empty folder next to ``out`` to build the site in."""
-    build = out.parent / f".{out.name}.building-{os.getpid()}"
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        shutil.rmtree(build, ignore_errors=True)
-        build.mkdir()
+        return Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
     except OSError as err:
         raise RenderError(f"cannot write the output folder {out}: {err.strerror}") from err
-    return build
 
 
 def render_builtin(
@@ -418,7 +433,7 @@ def render_builtin(
             log(f"html: {len(pages)} pages")
         if to == "all":
             memo.prune()
-        _swap(build, out, to, project.pdf_name)
+        _swap(build, out, to, project.pdf_name, project)
     except BaseException:
         shutil.rmtree(build, ignore_errors=True)
         raise

@@ -51,7 +51,7 @@ def hash_files(paths: Iterable[Path], base: Path) -> str:
             rel = path.relative_to(base).as_posix()
         except ValueError:
             rel = path.as_posix()
-        digest.update(rel.encode() + b"\0")
+        digest.update(os.fsencode(rel) + b"\0")  # names need not be UTF-8
         digest.update(hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()
 

@@ -7,6 +7,7 @@ medbook runs in, virtualenv included.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -21,6 +22,7 @@ from typing import Any
 import nbformat
 
 from ..errors import RenderError
+from .client import BoundedClient, cell_timeout, output_limit
 from .qmd import Cell, MarkdownChunk, QmdDocument
 
 __all__ = ["CellOptions", "ExecutedChapter", "cell_options", "execute_document"]
@@ -82,7 +84,9 @@ def cell_options(cell: Cell, defaults: dict[str, Any]) -> CellOptions:
 @cache
 def _kernel_dir() -> str:
     """A kernelspec folder whose only kernel runs this interpreter's ipykernel."""
-    root = Path(tempfile.gettempdir()) / f"medbook-kernels-{os.getuid()}"
+    # One folder per interpreter (virtualenvs side by side must not share a spec).
+    tag = hashlib.sha256(os.fsencode(sys.executable)).hexdigest()[:12]
+    root = Path(tempfile.gettempdir()) / f"medbook-kernels-{os.getuid()}-{tag}"
     spec_dir = root / _KERNEL_NAME
     spec_dir.mkdir(parents=True, exist_ok=True)
     spec = {
@@ -97,7 +101,9 @@ def _kernel_dir() -> str:
         "display_name": "medbook (Python)",
         "language": "python",
     }
-    (spec_dir / "kernel.json").write_text(json.dumps(spec), encoding="utf-8")
+    tmp = spec_dir / f".kernel.json.{os.getpid()}"
+    tmp.write_text(json.dumps(spec), encoding="utf-8")
+    tmp.replace(spec_dir / "kernel.json")  # atomic: parallel renders read a whole file
     return str(root)
 
 
@@ -143,27 +149,49 @@ def _notebook(doc: QmdDocument, defaults: dict[str, Any]) -> nbformat.NotebookNo
     return nb
 
 
-def _failure(doc: QmdDocument, nb: nbformat.NotebookNode, err: Exception) -> RenderError:
-    by_number = {c.number: c for c in doc.cells}
+def _is_setup(cell: nbformat.NotebookNode) -> bool:
+    return cell.metadata.get("medbook", {}).get("role") == "setup"
+
+
+def _where(doc: QmdDocument, cell: nbformat.NotebookNode) -> str:
+    """How an error message names a notebook cell of the chapter."""
+    meta = cell.metadata.get("medbook", {})
+    if meta.get("role") == "cell":
+        return {c.number: c for c in doc.cells}[meta["number"]].name
+    if meta.get("role") == "inline":
+        return "inline expression " + ", ".join(f"#{i}" for i in meta["indexes"])
+    return "setup cell"
+
+
+def _failure(
+    doc: QmdDocument, nb: nbformat.NotebookNode, err: Exception, client: BoundedClient
+) -> RenderError:
+    from nbclient.exceptions import DeadKernelError
+
+    running = nb.cells[client.running] if client.running is not None else None
+    if isinstance(err, DeadKernelError):
+        where = f"while running {_where(doc, running)}" if running is not None else "at start"
+        return RenderError(
+            f"{doc.name}: the Jupyter kernel died {where} "
+            "(the code exited or crashed the Python process)"
+        )
+    if isinstance(err, TimeoutError) and running is not None:
+        return RenderError(
+            f"{doc.name}: {_where(doc, running)} did not finish within {client.timeout} s "
+            "(MEDBOOK_CELL_TIMEOUT sets the limit per cell)"
+        )
     for cell in nb.cells:
         errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
         if not errors:
             continue
-        meta = cell.metadata.get("medbook", {})
         trace = _ANSI.sub("", "\n".join(errors[0].get("traceback", [])))
         last = f"{errors[0].get('ename')}: {errors[0].get('evalue')}"
-        if meta.get("role") == "cell":
-            where = by_number[meta["number"]].name
-        elif meta.get("role") == "inline":
-            where = "inline expression " + ", ".join(f"#{i}" for i in meta["indexes"])
-        else:
-            where = "setup cell"
-        return RenderError(f"{doc.name}: {where} failed: {last}\n{trace}")
-    return RenderError(f"{doc.name}: execution failed: {_ANSI.sub('', str(err))}")
+        return RenderError(f"{doc.name}: {_where(doc, cell)} failed: {last}\n{trace}")
+    return RenderError(f"{doc.name}: execution failed: {_ANSI.sub('', str(err))[:500]}")
 
 
 def execute_document(
-    doc: QmdDocument, *, cwd: Path, defaults: dict[str, Any], timeout: int = 600
+    doc: QmdDocument, *, cwd: Path, defaults: dict[str, Any], timeout: int | None = None
 ) -> ExecutedChapter:
     """Run a chapter's cells in a fresh kernel.
 
@@ -176,35 +204,42 @@ def execute_document(
     defaults
         ``execute`` options of the project merged with the chapter's.
     timeout
-        Seconds allowed per cell.
+        Seconds allowed per cell (default: :func:`~medbook.publish.client.cell_timeout`).
+        Output beyond :func:`~medbook.publish.client.output_limit` is truncated.
 
     Raises
     ------
     RenderError
-        Naming the chapter and the cell, with the traceback, if a cell fails.
+        Naming the chapter and the cell, with the traceback, if a cell fails, runs
+        out of time, or its kernel dies.
     """
     from jupyter_client.kernelspec import KernelSpecManager
-    from jupyter_client.manager import KernelManager
-    from nbclient import NotebookClient
+    from jupyter_client.manager import AsyncKernelManager
     from nbclient.exceptions import CellExecutionError, DeadKernelError
 
     nb = _notebook(doc, defaults)
+    limit = timeout or cell_timeout()
     ksm = KernelSpecManager(kernel_dirs=[_kernel_dir()])
-    km = KernelManager(kernel_name=_KERNEL_NAME, kernel_spec_manager=ksm)
-    client = NotebookClient(
+    km = AsyncKernelManager(kernel_name=_KERNEL_NAME, kernel_spec_manager=ksm)
+    client = BoundedClient(
         nb,
         km=km,
-        timeout=timeout,
+        limit=output_limit(),
+        timeout=limit,
+        # medbook's own setup cell (imports) is not held to a short user limit
+        timeout_func=lambda cell: max(limit, 600) if _is_setup(cell) else limit,
+        shutdown_kernel="immediate",
         allow_errors=False,
         record_timing=False,
         resources={"metadata": {"path": str(cwd)}},
     )
     env = {**os.environ, "SOURCE_DATE_EPOCH": "0", "PYTHONHASHSEED": "0"}
+    env["MEDBOOK_OUTPUT_LIMIT"] = str(client.limit)  # the kernel caps its streams too
     env.pop("MPLBACKEND", None)
     try:
         client.execute(env=env, cwd=str(cwd))
     except (CellExecutionError, DeadKernelError, TimeoutError) as err:
-        raise _failure(doc, nb, err) from None
+        raise _failure(doc, nb, err, client) from None
     except RuntimeError as err:
         raise RenderError(f"{doc.name}: cannot start the Jupyter kernel: {err}") from err
     outputs: dict[int, list[dict[str, Any]]] = {}
