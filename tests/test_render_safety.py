@@ -354,3 +354,24 @@ def test_sigterm_memo_leaves_no_partial_folder(tmp_path: Path) -> None:
         proc.kill()
     assert proc.returncode == 143, err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data.csv", "study.yml"]
+
+
+def test_over_long_names(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    book = make_book(tmp_path / "book", {"index.qmd": "# A\n"})
+    code, err = cli_render(capsys, book, "--output-dir", tmp_path / ("s" * 300))
+    assert code == 2 and "cannot be used" in error_line(err)
+    long_title = CONFIG.replace("title: T", "title: " + "t" * 400)
+    (book / "_quarto.yml").write_text(long_title.format(project="", chapters="index.qmd"))
+    assert len(load_project(book).output_file) == 100
+    deep = "/".join(["d" * 60] * 4) + "/c.qmd"
+    make_book(book, {deep: "# C\n"})
+    with pytest.raises(ConfigError, match=r"chapter path .* is too long"):
+        load_project(book)
+
+
+def test_preview_refuses_an_unsafe_output_dir(tmp_path: Path) -> None:
+    from medbook.publish.preview import preview_book
+
+    book = make_book(tmp_path / "book", {"a.qmd": "# A\n"}, project="  output-dir: ..\n")
+    with pytest.raises(ConfigError, match="contains the project folder"):
+        preview_book(book, port=0, browser=False, engine="builtin")

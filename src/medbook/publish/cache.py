@@ -106,9 +106,13 @@ def _atomic_dir(final: Path, fill: Callable[[Path], None]) -> None:
     tmp = final.with_name(f"{final.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    fill(tmp)
-    shutil.rmtree(final, ignore_errors=True)
-    tmp.replace(final)
+    try:
+        fill(tmp)
+        shutil.rmtree(final, ignore_errors=True)
+        tmp.replace(final)
+    except BaseException:  # interrupted or failed: no half-written entry is left
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
 
 
 class ChapterCache:

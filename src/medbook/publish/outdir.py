@@ -94,16 +94,27 @@ def check_output_dir(out: Path, project: BookProject) -> Path:
             raise ConfigError(
                 f"output folder {str(out)!r} holds the book source {str(rel)!r}; {hint}"
             )
-    if out.exists() and not out.is_dir():
+    try:
+        foreign = _check_existing(out)
+    except OSError as err:
+        raise ConfigError(f"output folder {str(out)!r} cannot be used: {err.strerror}") from err
+    if foreign == "":
         raise ConfigError(f"output folder {str(out)!r} exists and is not a folder; {hint}")
-    if out.is_dir():
-        foreign = _foreign_files(out)
-        if foreign:
-            raise ConfigError(
-                f"output folder {str(out)!r} holds files medbook render did not write "
-                f"(e.g. {foreign!r}); move them away or {hint}"
-            )
+    if foreign:
+        raise ConfigError(
+            f"output folder {str(out)!r} holds files medbook render did not write "
+            f"(e.g. {foreign!r}); move them away or {hint}"
+        )
     return out
+
+
+def _check_existing(out: Path) -> str | None:
+    """``""`` if ``out`` is not a folder, else a file in it render did not write, or None."""
+    if out.exists() and not out.is_dir():
+        return ""
+    if out.is_dir():
+        return _foreign_files(out)
+    return None
 
 
 def _files(folder: Path) -> list[str]:

@@ -29,6 +29,7 @@ from urllib.parse import unquote, urlsplit
 
 from ..convert import escape_html
 from ..errors import ConfigError, MedbookError, RenderError
+from .outdir import check_output_dir
 from .project import load_project
 from .quarto import find_quarto
 from .watch import SourceWatcher
@@ -277,6 +278,7 @@ def preview_book(
         raise ConfigError(f"--port must be between 0 and 65535, not {port}")
     emit = log or (lambda message: print(f"medbook: {message}", file=sys.stderr, flush=True))
     book = load_project(Path(project))
+    check_output_dir(book.output_dir, book)  # never serve (or replace) the project itself
     quarto = find_quarto() if engine in ("auto", "quarto") else None
     if engine == "quarto" and quarto is None:
         raise ConfigError("--engine quarto: quarto is not on PATH and QUARTO_PATH is not set")

@@ -22,6 +22,7 @@ from ..filenames import check_path_text
 __all__ = ["BookProject", "ChapterEntry", "load_project"]
 
 _SLUG = re.compile(r"[^A-Za-z0-9._-]+")
+_MAX_NAME = 200  # bytes of a chapter slug or PDF name (file systems allow 255)
 
 
 @dataclass(frozen=True)
@@ -187,7 +188,10 @@ def _entries(root: Path, items: Any, where: str, appendix: bool) -> list[Chapter
         if not isinstance(item, str):
             raise ConfigError(f"_quarto.yml: {where} entry {_short(item)} is not a file name")
         path, rel = _inside_file(root, item, "chapter file")
-        out.append(ChapterEntry(path, rel, part, appendix))
+        entry = ChapterEntry(path, rel, part, appendix)
+        if len(entry.slug.encode()) > _MAX_NAME:  # pages, handouts and cache entries use it
+            raise ConfigError(f"_quarto.yml: chapter path {item[:60]!r}... is too long")
+        out.append(entry)
 
     for item in _as_list(items):
         if isinstance(item, dict) and "part" in item:
@@ -251,9 +255,12 @@ def load_project(root: Path) -> BookProject:
         bibliography.append(path)
     csl = _text(config.get("csl"), "csl")
     output_file = _text(book.get("output-file"), "book.output-file")
-    output_file = output_file or _SLUG.sub("-", title).strip("-") or "book"
-    if "/" in output_file or output_file in (".", ".."):
-        raise ConfigError(f"_quarto.yml: book.output-file {output_file!r} must be a file name")
+    output_file = output_file or _SLUG.sub("-", title).strip("-")[:100] or "book"
+    check_path_text(output_file, "_quarto.yml: book.output-file")
+    if "/" in output_file or output_file in (".", "..") or len(output_file.encode()) > _MAX_NAME:
+        raise ConfigError(
+            f"_quarto.yml: book.output-file {output_file[:60]!r} must be a short file name"
+        )
     output_dir = _text(project.get("output-dir"), "project.output-dir") or "_book"
     execute_dir = _text(project.get("execute-dir"), "project.execute-dir") or "file"
     if execute_dir not in ("file", "project"):
