@@ -6,7 +6,7 @@ import math
 from typing import ClassVar
 
 import numpy as np
-from scipy import special, stats
+from scipy import special
 
 from ..errors import FitError
 from .bvn import bvn_cdf
@@ -17,6 +17,12 @@ __all__ = ["NEWTON_MAX", "NEWTON_TOL", "BinaryBinary"]
 
 NEWTON_TOL = 1e-10
 NEWTON_MAX = 50
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+def _phi(x: np.ndarray) -> np.ndarray:
+    """Standard normal density (``scipy.stats.norm.pdf`` without its per-call overhead)."""
+    return np.exp(-0.5 * x * x) * _INV_SQRT_2PI
 
 
 @register("probit", "probit")
@@ -46,6 +52,8 @@ class BinaryBinary(Latent):
         self.x1 = prob.xm_at(1.0)
         self.x0 = prob.xm_at(0.0)
         self.cache: dict[float, np.ndarray] = {0.0: prob.c.copy()}
+        self._mu_key: bytes | None = None
+        self._mu: dict[str, np.ndarray] = {}
         self.zs = {}
         for t in (0, 1):
             for mv in (0, 1):
@@ -56,40 +64,52 @@ class BinaryBinary(Latent):
                     z[:, prob.tm_col] = t * mv
                 self.zs[(t, mv)] = z
 
-    def _terms(self, a: np.ndarray, c: np.ndarray, rho_value: float) -> dict[str, np.ndarray]:
-        """Per-row log-likelihood and its derivatives in ``eta = z c`` and ``mu = x a``.
+    def _mediator_terms(self, a: np.ndarray) -> dict[str, np.ndarray]:
+        """Rows' ``mu = x a`` and what only depends on it (``a`` is fixed while solving)."""
+        key = a.tobytes()
+        if self._mu_key != key:
+            mu = self.p.xm @ a
+            self._mu = {"mu": mu, "q_mu": self.qm * mu, "log_cdf": special.log_ndtr(self.qm * mu)}
+            self._mu_key = key
+        return self._mu
+
+    def _terms(
+        self, a: np.ndarray, c: np.ndarray, rho_value: float, cross: bool = False
+    ) -> dict[str, np.ndarray]:
+        """Per-row log-likelihood and its derivatives in ``eta = z c`` (and ``mu = x a``).
 
         With ``P = Phi2(q_M mu, q_Y eta; q_M q_Y rho)`` and ``A = q_M (mu - rho eta) / s``:
         ``dlogP/deta = g = q_Y phi(eta) Phi(A) / P``,
-        ``d g/deta = q_Y phi(eta) (-eta Phi(A) - phi(A) q_M rho / s) / P - g^2`` and
-        ``d g/dmu = q_Y phi(eta) phi(A) q_M / (s P) - g dlogP/dmu``.
+        ``d g/deta = q_Y phi(eta) (-eta Phi(A) - phi(A) q_M rho / s) / P - g^2`` and, with
+        ``cross``, ``d g/dmu = q_Y phi(eta) phi(A) q_M / (s P) - g dlogP/dmu``.
         """
         p = self.p
-        mu = p.xm @ a
+        med = self._mediator_terms(a)
+        mu = med["mu"]
         eta = p.xy @ c
         s = math.sqrt(1.0 - rho_value**2)
-        joint = np.maximum(
-            bvn_cdf(self.qm * mu, self.qy * eta, self.qm * self.qy * rho_value), 1e-300
-        )
+        joint = np.maximum(bvn_cdf(med["q_mu"], self.qy * eta, self.qm * self.qy * rho_value),
+                           1e-300)
         big_a = self.qm * (mu - rho_value * eta) / s
-        phi_eta, phi_a, cdf_a = stats.norm.pdf(eta), stats.norm.pdf(big_a), special.ndtr(big_a)
+        phi_eta, phi_a, cdf_a = _phi(eta), _phi(big_a), special.ndtr(big_a)
         with np.errstate(over="ignore", invalid="ignore"):
             g = self.qy * phi_eta * cdf_a / joint
             g_eta = (
                 self.qy * phi_eta * (-eta * cdf_a - phi_a * self.qm * rho_value / s) / joint
                 - g * g
             )
-            dlogp_mu = (
-                self.qm * stats.norm.pdf(mu)
-                * special.ndtr(self.qy * (eta - rho_value * mu) / s) / joint
-            )
-            g_mu = self.qy * phi_eta * phi_a * self.qm / (s * joint) - g * dlogp_mu
-        loglik = np.log(joint) - special.log_ndtr(self.qm * mu)
-        if not (np.all(np.isfinite(g_eta)) and np.all(np.isfinite(g_mu))):
+            out = {"loglik": np.log(joint) - med["log_cdf"], "g": g, "g_eta": g_eta}
+            if cross:
+                dlogp_mu = (
+                    self.qm * _phi(mu) * special.ndtr(self.qy * (eta - rho_value * mu) / s)
+                    / joint
+                )
+                out["g_mu"] = self.qy * phi_eta * phi_a * self.qm / (s * joint) - g * dlogp_mu
+        if not all(np.all(np.isfinite(out[k])) for k in ("g_eta", "g_mu") if k in out):
             raise FitError(
                 f"bivariate probit likelihood is numerically degenerate at rho = {rho_value:.3f}"
             )
-        return {"loglik": loglik, "g": g, "g_eta": g_eta, "g_mu": g_mu}
+        return out
 
     def solve(self, a: np.ndarray, rho_value: float, start: np.ndarray) -> np.ndarray:
         """Newton-Raphson (with step halving) for the outcome coefficients at fixed ``rho``."""
@@ -123,7 +143,7 @@ class BinaryBinary(Latent):
     def parameters(self, rho_value: float) -> tuple[np.ndarray, np.ndarray]:
         p = self.p
         c = self.coef(rho_value)
-        terms = self._terms(p.a, c, rho_value)
+        terms = self._terms(p.a, c, rho_value, cross=True)
         h_cc = p.xy.T @ (p.xy * terms["g_eta"][:, None])
         h_ca = p.xy.T @ (p.xm * terms["g_mu"][:, None])
         inv = np.linalg.inv(-h_cc)
@@ -151,12 +171,12 @@ class BinaryBinary(Latent):
                     - bvn_cdf(mu, eta0, rho_value)
                     + bvn_cdf(mu, eta1, rho_value)
                 )
-                d_mu = stats.norm.pdf(mu) * (
+                d_mu = _phi(mu) * (
                     special.ndtr((eta1 - rho_value * mu) / s)
                     - special.ndtr((eta0 - rho_value * mu) / s)
                 )
-                d_eta0 = stats.norm.pdf(eta0) * special.ndtr(-(mu - rho_value * eta0) / s)
-                d_eta1 = stats.norm.pdf(eta1) * special.ndtr((mu - rho_value * eta1) / s)
+                d_eta0 = _phi(eta0) * special.ndtr(-(mu - rho_value * eta0) / s)
+                d_eta1 = _phi(eta1) * special.ndtr((mu - rho_value * eta1) / s)
                 po[(t, tm)] = np.atleast_1d(np.mean(prob))
                 grad[(t, tm)] = np.concatenate(
                     [xs[tm].T @ d_mu, z0.T @ d_eta0 + z1.T @ d_eta1]
