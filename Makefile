@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: book test test-slow test-browser lint bench bench-render bench-memo memo clean setup system-deps
+.PHONY: book test test-slow test-browser lint bench bench-render bench-memo bench-dask memo clean setup system-deps
 
 setup: $(STAMP) system-deps
 
@@ -48,6 +48,9 @@ bench-render: setup
 
 bench-memo: setup
 	$(PY) bench/bench_memo.py
+
+bench-dask: setup
+	$(PY) bench/bench_dask.py
 
 clean:
 	rm -rf _book _freeze .medbook-cache out

@@ -32,6 +32,7 @@ from ..fit import (
     _score_info,
     _solve,
     _symmetric,
+    _upper,
     naming_errors,
 )
 from ..rowstream import poisson_weights
@@ -168,30 +169,41 @@ class GlmSpec:
     response: str = "response"
 
 
-def _design(block: np.ndarray, layout: Layout, spec: GlmSpec, scaling_pair):
-    z = layout.z(block)
+def _design(z: np.ndarray, spec: GlmSpec, scaling_pair) -> tuple[np.ndarray, np.ndarray]:
     shift, scale = scaling_pair
     return (z[:, list(spec.cols)] - shift) / scale, z[:, spec.y_col]
 
 
+def _glm_sums(family, xs, y, beta, todo, wspec, first_row, first):
+    """Score, information and (first iteration) Gram sums of one model over one block."""
+    score = info = gram = 0.0
+    for rows, w in wspec.chunks(first_row, xs.shape[0]):
+        xc = xs[rows]
+        s, i = _score_info(family, beta @ xc.T, y[rows])
+        if w.shape[0] == 1:  # one weighting: X' D X directly is cheaper than outer products
+            score = score + (w * s) @ xc
+            info = info + _upper((xc * (w * i).T).T @ xc)[None]
+            if first:
+                gram = gram + _upper((xc * w.T).T @ xc)[None]
+            continue
+        w_todo = w if todo.size == w.shape[0] else w[todo]
+        outer = _outer_upper(xc)
+        score = score + (w_todo * s) @ xc
+        info = info + (w_todo * i) @ outer
+        if first:
+            gram = gram + w @ outer
+    return score, info, gram
+
+
 def _newton_block(block, first_row, layout, specs, scalings, betas, todos, wspec, first):
-    designs = [_design(block, layout, s, sc) for s, sc in zip(specs, scalings, strict=True)]
+    z = layout.z(block)
     out = []
-    for spec, (xs, y), beta, todo in zip(specs, designs, betas, todos, strict=True):
+    for spec, pair, beta, todo in zip(specs, scalings, betas, todos, strict=True):
         if todo.size == 0:
             out.append((0.0, 0.0, 0.0))
             continue
-        score = info = gram = 0.0
-        for rows, w in wspec.chunks(first_row, block.shape[0]):
-            xc = xs[rows]
-            w_todo = w if todo.size == w.shape[0] else w[todo]
-            s, i = _score_info(spec.family, beta @ xc.T, y[rows])
-            outer = _outer_upper(xc)
-            score = score + (w_todo * s) @ xc
-            info = info + (w_todo * i) @ outer
-            if first:
-                gram = gram + w @ outer
-        out.append((score, info, gram))
+        xs, y = _design(z, spec, pair)
+        out.append(_glm_sums(spec.family, xs, y, beta, todo, wspec, first_row, first))
     return tuple(out)
 
 
@@ -199,8 +211,9 @@ def _final_block(block, first_row, layout, specs, scalings, betas, wspec):
     """Per model: the most extreme fitted ``(2y - 1) eta`` of any row with weight, and for the
     point fit (``B = 1``) the observed information at the final coefficients."""
     out = {}
+    z = layout.z(block)
     for j, (spec, scaling_pair, beta) in enumerate(zip(specs, scalings, betas, strict=True)):
-        xs, y = _design(block, layout, spec, scaling_pair)
+        xs, y = _design(z, spec, scaling_pair)
         largest = np.full(beta.shape[0], -np.inf)
         for rows, w in wspec.chunks(first_row, block.shape[0]):
             fitted = (2.0 * y[rows] - 1.0) * (beta @ xs[rows].T)
