@@ -159,6 +159,24 @@ def _overlap(res: MediationResult, xm: np.ndarray) -> pd.DataFrame | None:
     return pd.DataFrame(rows)
 
 
+def _models(res: MediationResult) -> list[tuple[str, str, ModelFit, np.ndarray, np.ndarray]]:
+    """``(role, response column, fit, design, response)`` of every fitted model."""
+    data, spec = res.data, res.spec
+    if res.models:
+        def role(column: str) -> str:
+            if column == spec.outcome:
+                return "outcome"
+            return "post-treatment" if column in spec.post_treatment else "mediator"
+
+        return [(role(c), c, fit, *res.model_data[c]) for c, fit in res.models.items()]
+    xm, _ = mediator_design(data)
+    xy, _ = outcome_design(data, bool(spec.interaction))
+    return [
+        ("mediator", data.names["mediator"], res.mediator_fit, xm, data.mediator),
+        ("outcome", data.names["outcome"], res.outcome_fit, xy, data.outcome),
+    ]
+
+
 def diagnose(res: MediationResult) -> Diagnostics:
     """Run every diagnostic on a mediation result.
 
@@ -180,38 +198,29 @@ def diagnose(res: MediationResult) -> Diagnostics:
     data = res.data
     control, treated = data.arm_sizes()
     arms = {"control": int(control), "treated": int(treated)}
-    xm, _ = mediator_design(data)
-    xy, _ = outcome_design(data, bool(res.spec.interaction))
-    names = data.names
-    fits = pd.DataFrame([
-        _fit_row("mediator", names["mediator"], res.mediator_fit, xm, data.mediator),
-        _fit_row("outcome", names["outcome"], res.outcome_fit, xy, data.outcome),
-    ])
+    models = _models(res)
+    fits = pd.DataFrame([_fit_row(*model) for model in models])
     event_rows = []
-    for role, fit, y in (("mediator", res.mediator_fit, data.mediator),
-                         ("outcome", res.outcome_fit, data.outcome)):
+    for role, response, fit, _, y in models:
         if fit.family == "linear":
             continue
         ones = int(y.sum())
         minority = min(ones, y.size - ones)
-        event_rows.append({"model": role, "response": names[role], "events": ones,
+        event_rows.append({"model": role, "response": response, "events": ones,
                            "non_events": int(y.size - ones), "parameters": len(fit.names),
                            "events_per_parameter": minority / len(fit.names)})
     events = pd.DataFrame(event_rows, columns=["model", "response", "events", "non_events",
                                                "parameters", "events_per_parameter"])
     balance = _balance(res)
+    xm = next(x for role, _, fit, x, _ in models if fit is res.mediator_fit)
     overlap = _overlap(res, xm)
-    warnings = _warnings(res, balance, events, overlap)
+    warnings = _warnings(res, balance, events, overlap, models)
     return Diagnostics(arms=arms, balance=balance, events=events, fits=fits, overlap=overlap,
                        warnings=warnings)
 
 
-def _warnings(
-    res: MediationResult,
-    balance: pd.DataFrame,
-    events: pd.DataFrame,
-    overlap: pd.DataFrame | None,
-) -> list[str]:
+def _pm_warnings(res: MediationResult) -> list[str]:
+    """Cautions about the proportion mediated (results that report one)."""
     out: list[str] = []
     te = res.row("te")
     se = float(te["std_error"])
@@ -229,6 +238,19 @@ def _warnings(
         )
     elif not math.isfinite(pm):
         out.append("The proportion mediated is undefined because the total effect is zero.")
+    return out
+
+
+def _warnings(
+    res: MediationResult,
+    balance: pd.DataFrame,
+    events: pd.DataFrame,
+    overlap: pd.DataFrame | None,
+    models: list[tuple[str, str, ModelFit, np.ndarray, np.ndarray]],
+) -> list[str]:
+    out: list[str] = []
+    if "pm" in set(res.effects["estimand"]):
+        out.extend(_pm_warnings(res))
     for row in events.itertuples():
         if row.events_per_parameter < RULES["events_per_parameter"]:
             rarer = min(row.events, row.non_events)
@@ -238,11 +260,12 @@ def _warnings(
                 f"({row.events_per_parameter:.1f} per parameter, fewer than 10): its "
                 "estimates may be biased and unstable."
             )
-    for role, fit in (("mediator", res.mediator_fit), ("outcome", res.outcome_fit)):
+    for role, response, fit, _, _ in models:
         if fit.family != "linear" and bool(np.any(fit.separated)):
+            name = f"{role} model" if len(models) == 2 else f"{role} model for {response!r}"
             out.append(
-                f"The {role} model shows (quasi-)separation: some fitted probabilities are 0 "
-                "or 1, so its coefficients are not reliable."
+                f"The {name} shows (quasi-)separation: some fitted probabilities are 0 or 1, "
+                "so its coefficients are not reliable."
             )
     total = res.n_replicates + res.n_failed
     if total and res.n_failed / total > RULES["failed_share"]:

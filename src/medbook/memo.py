@@ -355,12 +355,14 @@ def _figures(
 
     (folder / "figures").mkdir()
     written: dict[str, str] = {}
-    roles = [getattr(study, r) for r in ("treatment", "mediator", "outcome")]
+    mediators = study.mediators or (study.mediator,)
+    roles = [study.treatment, *mediators, study.outcome, *study.post_treatment]
     graph = dags.study_dag(
-        *(role.column for role in roles),
+        study.treatment.column, [m.column for m in mediators], study.outcome.column,
         covariates=list(study.covariates),
         labels={role.column: role.label for role in roles},
         unmeasured="Unmeasured mediator-outcome confounder",
+        post_treatment=[c.column for c in study.post_treatment] or None,
     )
     stem = folder / _FIGURE_FILES["dag"]
     dags.render_dag(graph, stem.with_suffix(".svg"))

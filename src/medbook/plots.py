@@ -255,9 +255,10 @@ def effects_plot(
         est = frame["estimate"].to_numpy(float)
         err = np.vstack([est - frame["ci_lower"].to_numpy(float),
                          frame["ci_upper"].to_numpy(float) - est])
-        colours = [OKABE_ITO["vermillion"] if k.startswith("nie") else
-                   OKABE_ITO["blue"] if k.startswith(("nde", "cde")) else OKABE_ITO["black"]
-                   for k in frame["estimand"]]
+        colours = [OKABE_ITO["vermillion"] if k.startswith(("nie", "rnie", "pse(")) and
+                   k != "pse(direct)" else
+                   OKABE_ITO["blue"] if k.startswith(("nde", "cde", "rnde", "pse(direct)"))
+                   else OKABE_ITO["black"] for k in frame["estimand"]]
         ax.errorbar(est, y, xerr=err, fmt="none", ecolor="#9E9E9E", elinewidth=3, capsize=4)
         ax.scatter(est, y, color=colours, zorder=3, s=45)
         ax.axvline(reference, color=OKABE_ITO["grey"], linestyle="--", linewidth=1)

@@ -96,6 +96,8 @@ class MediationResult:
     models : dict
         Every fitted model keyed by its response column, for analyses with
         several mediators or post-treatment confounders (empty otherwise).
+    model_data : dict
+        The design matrix and response of each of ``models`` (not serialised).
     """
 
     effects: pd.DataFrame
@@ -112,6 +114,7 @@ class MediationResult:
     data: StudyData = field(repr=False)
     details: dict[str, Any] = field(default_factory=dict)
     models: dict[str, ModelFit] = field(default_factory=dict)
+    model_data: dict[str, tuple[Any, Any]] = field(default_factory=dict, repr=False)
 
     def __getitem__(self, estimand: str) -> float:
         """Point estimate of one estimand, e.g. ``res["nie1"]``."""

@@ -399,4 +399,6 @@ def mediate_sequential(
         replicates=replicates, mediator_fit=fits[chain_data.n_confounders],
         outcome_fit=fits[-1], data=study, details=details,
         models=dict(zip(chain.columns, fits, strict=True)),
+        model_data={c: (x, y) for c, x, y in zip(
+            chain.columns, chain.designs, chain.responses, strict=True)},
     )

@@ -26,7 +26,7 @@ _MAX_TEXT = 500
 #: :data:`medbook.options.OPTIONS`.
 _KEYS = (
     "data", "treatment", "mediator", "outcome", "covariates", "question", "title", "population",
-    "randomized", "segments", *OPTIONS,
+    "randomized", "segments", "post_treatment", *OPTIONS,
 )
 _REQUIRED = ("data", "treatment", "mediator", "outcome")
 
@@ -72,6 +72,11 @@ class Study:
         identification assumptions.
     segments : str or None
         Column whose values split the data into one memo per segment.
+    mediators : tuple of Role
+        Every mediator in causal order when ``mediator:`` lists several
+        (``mediator`` is then the first); empty for a single mediator.
+    post_treatment : tuple of Role
+        Post-treatment confounders (``post_treatment:``, a role or a list of roles).
     raw : dict
         The parsed YAML, as written.
     sha256 : str
@@ -95,11 +100,13 @@ class Study:
     title: str = ""
     population: str = ""
     treated_level: Any = None
-    mediator_model: str = "auto"
+    mediator_model: str | tuple[str, ...] = "auto"
     outcome_model: str = "auto"
     bootstrap_weights: str = "multinomial"
     randomized: bool = True
     segments: str | None = None
+    mediators: tuple[Role, ...] = ()
+    post_treatment: tuple[Role, ...] = ()
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
     sha256: str = ""
 
@@ -107,11 +114,13 @@ class Study:
         """Keyword arguments for :func:`medbook.mediate` (without the data frame)."""
         return {
             "treatment": self.treatment.column,
-            "mediator": self.mediator.column,
+            "mediator": [m.column for m in self.mediators] or self.mediator.column,
+            "post_treatment": [c.column for c in self.post_treatment] or None,
             "outcome": self.outcome.column,
             "covariates": list(self.covariates),
             "interaction": self.interaction,
-            "mediator_model": self.mediator_model,
+            "mediator_model": (list(self.mediator_model) if isinstance(self.mediator_model, tuple)
+                               else self.mediator_model),
             "outcome_model": self.outcome_model,
             "method": self.method,
             "n_boot": self.n_boot,
@@ -197,14 +206,17 @@ def load_study(path: Path, data_override: Path | None = None) -> Study:
         data = Path(data_entry)
         if not data.is_absolute():
             data = path.parent / data
-    roles = {r: _role(raw[r], r, where) for r in ("treatment", "mediator", "outcome")}
+    roles = {r: _role(raw[r], r, where) for r in ("treatment", "outcome")}
+    mediators = _roles(raw["mediator"], "mediator", where)
+    confounders = _roles(raw.get("post_treatment"), "post_treatment", where)
     covariates = _covariates(raw.get("covariates"), where)
     options = resolve({k: v for k, v in raw.items() if k in OPTIONS}, study_file=where)
+    _check_model_list(options["mediator_model"], len(mediators), where)
     return Study(
         path=path,
         data=data,
         treatment=roles["treatment"],
-        mediator=roles["mediator"],
+        mediator=mediators[0],
         outcome=roles["outcome"],
         covariates=covariates,
         question=_text(raw, "question", where, default=""),
@@ -215,6 +227,8 @@ def load_study(path: Path, data_override: Path | None = None) -> Study:
             _column_name(raw["segments"], "segments", where)
             if raw.get("segments") is not None else None
         ),
+        mediators=mediators if len(mediators) > 1 else (),
+        post_treatment=confounders,
         raw=raw,
         sha256=hashlib.sha256(raw_bytes).hexdigest(),
         **{**options, "cde_at": options["cde_at"] or ()},
@@ -281,6 +295,31 @@ def _role(value: Any, key: str, where: str) -> Role:
         return Role(column, _check_text(label.strip(), f"{key}.label", where, _MAX_TEXT))
     column = _column_name(value, key, where)
     return Role(column, column)
+
+
+def _roles(value: Any, key: str, where: str) -> tuple[Role, ...]:
+    """One role, or a non-empty list of distinct roles (several mediators, confounders)."""
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        return (_role(value, key, where),)
+    if not value:
+        raise ConfigError(f"study file {where!r}: {key!r} must not be an empty list")
+    roles = tuple(_role(v, key, where) for v in value)
+    columns = [r.column for r in roles]
+    repeated = [c for c in columns if columns.count(c) > 1]
+    if repeated:
+        raise ConfigError(f"study file {where!r}: {key} {repeated[0]!r} is listed twice")
+    return roles
+
+
+def _check_model_list(models: Any, n_mediators: int, where: str) -> None:
+    """A list under ``mediator_model`` names one model per mediator."""
+    if isinstance(models, tuple) and len(models) != n_mediators:
+        raise ConfigError(
+            f"study file {where!r}: 'mediator_model' lists {len(models)} models for "
+            f"{n_mediators} mediator(s)"
+        )
 
 
 def _covariates(value: Any, where: str) -> tuple[str, ...]:

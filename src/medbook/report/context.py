@@ -12,7 +12,7 @@ in (``inputs.escape``) and marked safe; ``raw`` keeps the plain numbers.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from functools import cached_property
 from typing import Any
 
@@ -27,6 +27,7 @@ from .changes import changes_section
 from .formatting import finite, num, p_text, pct
 from .readout import SensitivitySummary, analyse
 from .sensitivity_wording import sensitivity_sentence
+from .sequential import joined, sections_for
 
 __all__ = [
     "FIGURE_KEYS",
@@ -60,14 +61,28 @@ class Framing:
     question: str = ""
     population: str = ""
     randomized: bool = True
+    mediators: tuple[Role, ...] = ()
+    post_treatment: tuple[Role, ...] = ()
 
     @classmethod
     def of(cls, source: Any, res: MediationResult) -> Framing:
-        """The framing of ``source`` (a study or framing), or the columns of ``res`` if None."""
+        """The framing of ``source`` (a study or framing), or the columns of ``res`` if None.
+
+        With several mediators, ``mediator`` carries their labels joined ("usage and
+        activation"), so the sentences on the joint effects name the whole set.
+        """
+        spec = res.spec
         if source is None:
-            spec = res.spec
-            return cls(*(Role(getattr(spec, r), getattr(spec, r)) for r in _ROLES))
-        return cls(**{f.name: getattr(source, f.name) for f in fields(cls)})
+            framing = cls(*(Role(getattr(spec, r), getattr(spec, r)) for r in _ROLES))
+        else:
+            framing = cls(**{f.name: getattr(source, f.name, f.default) for f in fields(cls)})
+        mediators = framing.mediators or tuple(Role(c, c) for c in spec.mediators)
+        confounders = framing.post_treatment or tuple(Role(c, c) for c in spec.post_treatment)
+        mediator = framing.mediator
+        if len(mediators) > 1:
+            mediator = Role(mediators[0].column, joined([m.label for m in mediators]))
+        return replace(framing, mediator=mediator, mediators=mediators,
+                       post_treatment=confounders)
 
 
 @dataclass
@@ -300,7 +315,7 @@ def build_context(
     figures: Mapping[str, str] | None = None,
     escape: Escape = escape_markdown,
     comparison: Comparison | None = None,
-    sections: Sequence[Section] = SECTIONS,
+    sections: Sequence[Section] | None = None,
 ) -> dict[str, Any]:
     """Everything the templates need, as a plain dict.
 
@@ -324,7 +339,8 @@ def build_context(
     comparison : medbook.history.Comparison, optional
         This run set against the previous memo's; adds the "What changed" section.
     sections : sequence of callable
-        Section builders (default :data:`SECTIONS`).
+        Section builders (default :data:`SECTIONS`, adapted to the design by
+        :func:`medbook.report.sequential.sections_for`).
 
     Returns
     -------
@@ -335,7 +351,8 @@ def build_context(
         res, Framing.of(study, res), sensitivity, diagnostics_warnings, balance,
         figures or {}, escape, comparison,
     )
-    context = _merge(build(inputs) for build in sections)
+    chosen = sections_for(res, SECTIONS) if sections is None else sections
+    context = _merge(build(inputs) for build in chosen)
     raw = context.pop("raw", {})
     marked = _mark(context)
     marked["raw"] = raw
