@@ -93,8 +93,8 @@ def path_sentence(
     ...                      "risk difference", 0.95, treatment="The call", outcome="renewal")
     >>> text[:60]
     'The call increased renewal by 5.0 percentage points (95% CI '
-    >>> text[-45:]
-    '8.0) through activation but not through usage.'
+    >>> text.endswith("(95% CI 2.0 to 8.0) through activation but not through usage.")
+    True
     """
     ci = f"{100 * conf_level:g}% CI {interval_text(row, scale)}"
     direction = wording.classify(row)
