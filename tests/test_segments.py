@@ -138,3 +138,13 @@ def test_unknown_segment_column(tmp_path, capsys):
     assert _run(_study(tmp_path), tmp_path / "out", "--by", "regoin") == 2
     assert "segment column 'regoin' not found" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_identifier_column_is_refused_before_any_work(tmp_path, capsys):
+    frame = _frame({"A": 700})
+    frame["region"] = np.arange(len(frame))
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    assert _run(_study(tmp_path), tmp_path / "out", "--by", "region") == 2
+    err = capsys.readouterr().err
+    assert "has 700 distinct values" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "out").exists()

@@ -29,6 +29,7 @@ from .history import Estimate, Previous, RunRecord, read_previous
 
 __all__ = [
     "INDEX_NAMES",
+    "MAX_SEGMENTS",
     "MIN_SEGMENT_ROWS",
     "SegmentOutcome",
     "forest_table",
@@ -44,6 +45,8 @@ __all__ = [
 #: A segment with fewer rows is listed as skipped rather than analysed: below this,
 #: bootstrap intervals of an indirect effect are too wide to support a decision.
 MIN_SEGMENT_ROWS = 100
+#: More distinct values than this is an identifier, not a segment column.
+MAX_SEGMENTS = 500
 #: Files of a segmented output folder besides the segment folders.
 INDEX_NAMES = frozenset({"index.html", "index.md", "segments.json", "figures"})
 _SLUG_TEXT = 40
@@ -137,13 +140,19 @@ def write_segment_memos(
         In the order of the sorted segment values.
     """
     text, _ = segment_values(frame, column)
+    positions = text.dropna().groupby(text.dropna(), sort=True).indices
+    if not positions:
+        raise DataError(f"segment column {column!r} has no values")
+    if len(positions) > MAX_SEGMENTS:
+        raise DataError(
+            f"segment column {column!r} has {len(positions):,} distinct values; one memo per "
+            f"value is written for at most {MAX_SEGMENTS:,} segments"
+        )
     outcomes = []
-    for value in sorted(set(text.dropna())):
-        rows = frame.loc[text == value]
+    for value, where in positions.items():
+        rows = frame.loc[text.dropna().index[where]]
         outcomes.append(_write_segment(value, rows, folder, write_one, previous_root))
         progress(value)
-    if not outcomes:
-        raise DataError(f"segment column {column!r} has no values")
     if all(o.record is None for o in outcomes):
         first = outcomes[0]
         raise DataError(
