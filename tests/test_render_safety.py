@@ -375,3 +375,34 @@ def test_preview_refuses_an_unsafe_output_dir(tmp_path: Path) -> None:
     book = make_book(tmp_path / "book", {"a.qmd": "# A\n"}, project="  output-dir: ..\n")
     with pytest.raises(ConfigError, match="contains the project folder"):
         preview_book(book, port=0, browser=False, engine="builtin")
+
+
+@pytest.mark.parametrize(
+    ("src", "message"),
+    [
+        ("a\0b.png", "cannot be read: embedded null byte"),
+        ("y" * 300 + ".png", "cannot be read: File name too long"),
+        ("../outside.png", "is outside the project"),
+        ("missing.png", "does not exist"),
+    ],
+)
+def test_bad_image_paths_are_one_line_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], src: str, message: str
+) -> None:
+    (tmp_path / "outside.png").write_bytes(b"\x89PNG")
+    book = make_book(tmp_path / "book", {"index.qmd": f"# A\n\n![cap]({src})\n"})
+    code, err = cli_render(capsys, book)
+    assert code == 2 and message in error_line(err)
+    assert not (book / "_book").exists()
+
+
+def test_os_errors_are_one_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def disk_full(*_args: object, **_kwargs: object) -> None:
+        raise OSError(28, "No space left on device", os.fsdecode(b"/site/\xff.html"))
+
+    monkeypatch.setattr("medbook.publish.render_book", disk_full)
+    assert main(["render", "."]) == 2
+    line = error_line(capsys.readouterr().err)
+    assert line == "medbook: error: No space left on device: /site/\\xff.html"

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from . import __version__
 from .errors import MedbookError
+from .filenames import printable_path
 from .interrupts import Terminated, exit_on_sigterm
 
 __all__ = ["main"]
@@ -109,6 +110,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MedbookError as err:
         message = " ".join(str(err).split())
         print(f"medbook: error: {message}", file=sys.stderr)
+        return 2
+    except OSError as err:  # the machine's side (disk full, permissions): one line, no traceback
+        where = f": {printable_path(err.filename)}" if isinstance(err.filename, str) else ""
+        print(f"medbook: error: {err.strerror or err}{where}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("medbook: interrupted", file=sys.stderr)

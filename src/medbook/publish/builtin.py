@@ -170,6 +170,21 @@ def _execute_all(
     return [s for s in sources if s is not None], executed, cached
 
 
+def _read_image(entry: ChapterEntry, src: str, root: Path) -> tuple[str, bytes]:
+    """An authored image inside the project: its project-relative name and bytes."""
+    shown = src if len(src) <= 80 else src[:77] + "..."
+    try:
+        path = (entry.path.parent / src).resolve()
+        if not path.is_relative_to(root):
+            raise RenderError(f"{entry.rel}: image {shown!r} is outside the project")
+        if not path.is_file():
+            raise RenderError(f"{entry.rel}: image {shown!r} does not exist")
+        return path.relative_to(root).as_posix(), path.read_bytes()
+    except (OSError, ValueError) as err:
+        reason = getattr(err, "strerror", None) or str(err)
+        raise RenderError(f"{entry.rel}: image {shown!r} cannot be read: {reason}") from None
+
+
 def _copy_images(
     ast: dict[str, Any], entry: ChapterEntry, project: BookProject, known: set[str], build: Path
 ) -> dict[str, bytes]:
@@ -183,16 +198,7 @@ def _copy_images(
                 src = target[0]
                 if src in known or re.match(r"^[a-zA-Z][\w+.-]*:|^/|^#", src):
                     return
-                path = (entry.path.parent / src).resolve()
-                try:
-                    rel = path.relative_to(project.root).as_posix()
-                except ValueError:
-                    raise RenderError(
-                        f"{entry.rel}: image {src!r} is outside the project"
-                    ) from None
-                if not path.is_file():
-                    raise RenderError(f"{entry.rel}: image {src!r} does not exist")
-                data = path.read_bytes()
+                rel, data = _read_image(entry, src, project.root)
                 (build / rel).parent.mkdir(parents=True, exist_ok=True)
                 (build / rel).write_bytes(data)
                 copied[rel] = data
