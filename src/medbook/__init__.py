@@ -22,11 +22,13 @@ from .errors import ConfigError, DataError, FitError, MedbookError, RenderError
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from . import dags, data, diagnostics, plots, report, sensitivity, simulate
+    from . import dags, data, diagnostics, plots, report, scales, sensitivity, simulate
     from .mediation import mediate
     from .results import MediationResult
 
-_SUBMODULES = ("dags", "data", "diagnostics", "plots", "report", "sensitivity", "simulate")
+_SUBMODULES = (
+    "dags", "data", "diagnostics", "plots", "report", "scales", "sensitivity", "simulate",
+)
 _OBJECTS = {"mediate": ".mediation", "MediationResult": ".results"}
 
 
@@ -52,6 +54,7 @@ __all__ = [
     "mediate",
     "plots",
     "report",
+    "scales",
     "sensitivity",
     "simulate",
 ]

@@ -129,6 +129,11 @@ def _fit_row(role: str, response: str, fit: ModelFit, x: np.ndarray, y: np.ndarr
         centred = y - y.mean()
         r2 = 1.0 - float(resid @ resid) / float(centred @ centred)
         sigma = float(fit.sigma[0])
+    elif fit.family in ("poisson", "negbin"):
+        # Share of the Poisson deviance explained (a pseudo R-squared for counts).
+        null = _poisson_deviance(y, np.full(y.size, y.mean()))
+        r2 = 1.0 - _poisson_deviance(y, np.exp(eta)) / null
+        sigma = float("nan")
     else:
         p = special.expit(eta) if fit.family == "logit" else special.ndtr(eta)
         p = np.clip(p, 1e-15, 1 - 1e-15)
@@ -139,6 +144,12 @@ def _fit_row(role: str, response: str, fit: ModelFit, x: np.ndarray, y: np.ndarr
         sigma = float("nan")
     return {"model": role, "response": response, "family": fit.family, "n": int(y.size),
             "parameters": len(fit.names), "r_squared": r2, "sigma": sigma}
+
+
+def _poisson_deviance(y: np.ndarray, mu: np.ndarray) -> float:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        term = np.where(y > 0, y * np.log(y / mu), 0.0)
+    return float(2.0 * np.sum(term - (y - mu)))
 
 
 def _overlap(res: MediationResult, xm: np.ndarray) -> pd.DataFrame | None:
@@ -202,7 +213,7 @@ def diagnose(res: MediationResult) -> Diagnostics:
     fits = pd.DataFrame([_fit_row(*model) for model in models])
     event_rows = []
     for role, response, fit, _, y in models:
-        if fit.family == "linear":
+        if fit.family not in ("logit", "probit"):
             continue
         ones = int(y.sum())
         minority = min(ones, y.size - ones)

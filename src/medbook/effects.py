@@ -18,7 +18,13 @@ g-formula averaged over the empirical covariate distribution:
 * continuous mediator with a probit outcome: closed form
   ``Phi((a + b mu) / sqrt(1 + b^2 sigma^2))``;
 * continuous mediator with a logit outcome: Gauss-Hermite quadrature over the
-  fitted normal mediator distribution (error reported by :func:`quadrature_error`).
+  fitted normal mediator distribution (error reported by :func:`quadrature_error`);
+* continuous mediator with a log-link count outcome (Poisson, negative binomial):
+  the lognormal moment generating function
+  ``E[exp(a + b M)] = exp(a + b mu + b^2 sigma^2 / 2)``, exact.
+
+:func:`estimands` turns the means into contrasts on the difference, ratio or
+odds-ratio scale (:mod:`medbook.scales`).
 """
 
 from __future__ import annotations
@@ -32,11 +38,13 @@ from scipy import special
 from .data import StudyData
 from .errors import DataError
 from .fit import Family
+from .scales import Scale, cde_mean_key, decompose
 from .weights import ReplicateWeights
 
 __all__ = [
     "GH_NODES",
     "INTERCEPT",
+    "LOG_LINK",
     "EffectModel",
     "cde_key",
     "estimand_keys",
@@ -98,11 +106,16 @@ def cde_key(m: float) -> str:
     return f"cde(m={m:.10g})"
 
 
+LOG_LINK = ("poisson", "negbin")
+
+
 def _inverse_link(family: Family, eta: np.ndarray) -> np.ndarray:
     if family == "linear":
         return eta
     if family == "logit":
         return special.expit(eta)
+    if family in LOG_LINK:
+        return np.exp(eta)
     return special.ndtr(eta)
 
 
@@ -164,6 +177,8 @@ def _expected_outcome(
     sd = sigma_m[:, None]
     if model.outcome_family == "probit":
         return special.ndtr(centre / np.sqrt(1.0 + (slope * sd) ** 2))
+    if model.outcome_family in LOG_LINK:
+        return np.exp(centre + 0.5 * (slope * sd) ** 2)
     z, w = nodes
     spread = (slope * sd)[:, :, None] * (np.sqrt(2.0) * z)
     return special.expit(centre[:, :, None] + spread) @ (w / np.sqrt(np.pi))
@@ -198,7 +213,8 @@ def potential_outcomes(
     Returns
     -------
     dict
-        ``y1m1, y0m0, y1m0, y0m1`` and ``cde(m=<value>)`` entries, each ``(B,)``.
+        ``y1m1, y0m0, y1m0, y0m1`` and, per controlled-effect mediator value,
+        ``y1|m=<value>`` and ``y0|m=<value>`` (``E[Y(t, m)]``), each ``(B,)``.
     """
     if model.mediator_family == "linear" and model.outcome_family == "linear":
         if covariate_means is None:
@@ -221,15 +237,17 @@ def potential_outcomes(
                 value = np.sum(wp * _expected_outcome(lin, *key, sigma_m, nodes), axis=1)
                 sums[key] = sums.get(key, 0.0) + value
             for m in model.cde_at:
-                diff = np.sum(wp * (lin.outcome_mean(1, m) - lin.outcome_mean(0, m)), axis=1)
-                sums[m] = sums.get(m, 0.0) + diff
+                for t in (0, 1):
+                    value = np.sum(wp * lin.outcome_mean(t, m), axis=1)
+                    sums[("cde", t, m)] = sums.get(("cde", t, m), 0.0) + value
         return sums
 
     parts = weights.map_chunks(chunk)
     total = sum(part["total"] for part in parts)
     out = {f"y{t}m{tm}": sum(part[(t, tm)] for part in parts) / total for t, tm in keys}
     for m in model.cde_at:
-        out[cde_key(m)] = sum(part[m] for part in parts) / total
+        for t in (0, 1):
+            out[cde_mean_key(t, m)] = sum(part[("cde", t, m)] for part in parts) / total
     return out
 
 
@@ -259,7 +277,8 @@ def _linear_potential_outcomes(
         for t, tm in ((1, 1), (0, 0), (1, 0), (0, 1))
     }
     for m in model.cde_at:
-        out[cde_key(m)] = (lin.outcome_eta(1, m) - lin.outcome_eta(0, m))[:, 0]
+        for t in (0, 1):
+            out[cde_mean_key(t, m)] = lin.outcome_eta(t, m)[:, 0]
     return out
 
 
@@ -268,22 +287,12 @@ def estimand_keys(cde_at: tuple[float, ...]) -> list[str]:
     return ["te", "nde0", "nde1", "nie0", "nie1", "pm", *(cde_key(m) for m in cde_at)]
 
 
-def estimands(po: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Total, natural direct/indirect, proportion mediated and CDEs from ``E[Y(t, M(t'))]``."""
-    te = po["y1m1"] - po["y0m0"]
-    nie1 = po["y1m1"] - po["y1m0"]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        pm = nie1 / te
-    out = {
-        "te": te,
-        "nde0": po["y1m0"] - po["y0m0"],
-        "nde1": po["y1m1"] - po["y0m1"],
-        "nie0": po["y0m1"] - po["y0m0"],
-        "nie1": nie1,
-        "pm": pm,
-    }
-    out.update({k: v for k, v in po.items() if k.startswith("cde")})
-    return out
+def estimands(po: dict[str, np.ndarray], scale: Scale = "difference") -> dict[str, np.ndarray]:
+    """Total, natural direct/indirect, proportion mediated and CDEs from ``E[Y(t, M(t'))]``.
+
+    ``scale`` picks differences, ratios or odds ratios (:func:`medbook.scales.decompose`).
+    """
+    return decompose(po, scale)
 
 
 def quadrature_error(

@@ -36,7 +36,7 @@ __all__ = [
     "naming_errors",
 ]
 
-Family = Literal["linear", "logit", "probit"]
+Family = Literal["linear", "logit", "probit", "poisson", "negbin"]
 
 # Smallest curvature-to-spread ratio of a fit that still has information in every direction.
 _INFORMATION_FLOOR = 1e-9
@@ -68,6 +68,8 @@ class ModelFit:
         ``(p, p)`` covariance of the coefficients (point fit only).
     df_resid : float
         Residual degrees of freedom of the point fit.
+    dispersion : numpy.ndarray or None
+        ``(B,)`` estimated NB2 dispersion ``alpha`` of a negative-binomial model.
     """
 
     family: Family
@@ -78,6 +80,7 @@ class ModelFit:
     separated: np.ndarray
     cov: np.ndarray | None = None
     df_resid: float = float("nan")
+    dispersion: np.ndarray | None = None
 
     @property
     def ok(self) -> np.ndarray:
@@ -109,6 +112,8 @@ class ModelFit:
             ]
         if self.family == "linear":
             out["sigma"] = float(self.sigma[0])
+        if self.dispersion is not None:
+            out["dispersion"] = float(self.dispersion[0])
         return out
 
 
@@ -499,13 +504,17 @@ def fit_model(
     response: str = "response",
     start: np.ndarray | None = None,
 ) -> ModelFit:
-    """Fit a linear, logit or probit model; errors name the ``response`` column.
+    """Fit a linear, logit, probit, Poisson or NB2 model; errors name the ``response`` column.
 
     ``start`` warm-starts the iterative fits (ignored for linear models).
     """
     with naming_errors(family, response):
         if family == "linear":
             return fit_linear(x, y, weights, names)
+        if family in ("poisson", "negbin"):
+            from .counts import fit_count
+
+            return fit_count(x, y, weights, names, family=family, start=start)
         return fit_glm(x, y, weights, names, family=family, start=start)
 
 

@@ -17,8 +17,10 @@ import numpy as np
 import pandas as pd
 
 from .backends import is_dask_frame
+from .counts import check_counts, is_count_column
 from .data import StudyData, prepare
 from .effects import (
+    LOG_LINK,
     EffectModel,
     estimand_keys,
     estimands,
@@ -27,7 +29,7 @@ from .effects import (
     potential_outcomes,
     quadrature_error,
 )
-from .errors import ConfigError
+from .errors import ConfigError, FitError
 from .fit import Family, ModelFit, ModelPair, fit_pair
 from .inference import (
     Evaluate,
@@ -38,6 +40,7 @@ from .inference import (
 )
 from .options import resolve
 from .results import EFFECT_COLUMNS, MediationResult, MediationSpec
+from .scales import Scale, check_scale, from_working, scale_label, working
 from .sequential import mediate_sequential
 from .weights import ReplicateWeights
 
@@ -46,6 +49,7 @@ __all__ = ["mediate"]
 Method = Literal["bootstrap", "quasi_bayes", "delta"]
 Interval = Literal["percentile", "bca"]
 ModelChoice = Literal["auto", "linear", "logit", "probit"]
+OutcomeChoice = Literal["auto", "linear", "logit", "probit", "poisson", "negbin"]
 BootstrapWeights = Literal["multinomial", "poisson"]
 
 _QUADRATURE_TARGET = 1e-6
@@ -63,7 +67,7 @@ def mediate(
     post_treatment: Sequence[str] | None = None,
     interaction: bool = False,
     mediator_model: ModelChoice | Sequence[ModelChoice] = "auto",
-    outcome_model: ModelChoice = "auto",
+    outcome_model: OutcomeChoice = "auto",
     method: Method = "bootstrap",
     n_boot: int = 1000,
     ci: Interval = "percentile",
@@ -73,6 +77,8 @@ def mediate(
     drop_missing: bool = False,
     treated_level: Any = None,
     bootstrap_weights: BootstrapWeights = "multinomial",
+    scale: Scale = "difference",
+    auto_counts: bool = False,
 ) -> MediationResult:
     """Estimate total, natural direct/indirect and controlled direct effects.
 
@@ -107,9 +113,13 @@ def mediate(
         controlled direct effects (see :mod:`medbook.interventional`).
     interaction : bool
         Include the treatment x mediator product(s) in the outcome model.
-    mediator_model, outcome_model : {"auto", "linear", "logit", "probit"}
+    mediator_model : {"auto", "linear", "logit", "probit"}
         ``"auto"`` fits logit for 0/1 columns and linear otherwise; with several
         mediators ``mediator_model`` may list one choice per mediator.
+    outcome_model : {"auto", "linear", "logit", "probit", "poisson", "negbin"}
+        As ``mediator_model``, plus count models with a log link: Poisson, or the
+        NB2 negative binomial with its dispersion estimated (non-negative integer
+        outcomes only). ``"auto"`` keeps the rule above unless ``auto_counts``.
     method : {"bootstrap", "quasi_bayes", "delta"}
         Nonparametric bootstrap (replicate weights), quasi-Bayesian simulation
         from the models' asymptotic distribution (Imai, Keele & Tingley 2010),
@@ -132,6 +142,15 @@ def mediate(
     bootstrap_weights : {"multinomial", "poisson"}
         Classical resampling or Poisson(1) weights keyed by seed and row (suited to
         streamed data; the same draws as the Dask route).
+    scale : {"difference", "ratio", "odds_ratio"}
+        Contrast of the potential-outcome means (:mod:`medbook.scales`):
+        differences, ratios (risk, rate or mean ratios; ``nde0 * nie1 == te``)
+        or odds ratios of the marginal means (0/1 outcomes only). Ratio
+        intervals, standard errors and p-values are computed on the log scale.
+    auto_counts : bool
+        Ask ``outcome_model="auto"`` to fit a Poisson model to an outcome of
+        non-negative integers with more than two distinct values (otherwise such
+        a column gets the linear model, as before).
 
     Every option is validated by :data:`medbook.options.OPTIONS`, the table that
     study files use too.
@@ -153,6 +172,7 @@ def mediate(
         "outcome_model": outcome_model, "method": method, "n_boot": n_boot, "ci": ci,
         "conf_level": conf_level, "cde_at": cde_at, "seed": seed,
         "treated_level": treated_level, "bootstrap_weights": bootstrap_weights,
+        "scale": scale, "auto_counts": auto_counts,
     })
     covariates = () if covariates is None else covariates
     if is_dask_frame(data):  # the rows stay on the cluster: a separate route
@@ -162,15 +182,18 @@ def mediate(
             raise ConfigError(
                 "a Dask data frame supports one mediator and no post-treatment confounders"
             )
+        _difference_scale_only(opts, "a Dask data frame")
         return mediate_dask(
             data, treatment, mediator, outcome, covariates, drop_missing=drop_missing,
-            **{k: v for k, v in opts.items() if k != "bootstrap_weights"},
+            **{k: v for k, v in opts.items() if k not in _SINGLE_ROUTE_ONLY},
         )
     if post_treatment is not None or not isinstance(mediator, str):
         if not _single(mediator, post_treatment, opts):
+            _difference_scale_only(opts, "several mediators or post-treatment confounders")
             return mediate_sequential(
                 data, treatment, mediator, outcome, covariates, post_treatment=post_treatment,
-                drop_missing=drop_missing, **opts,
+                drop_missing=drop_missing,
+                **{k: v for k, v in opts.items() if k not in ("scale", "auto_counts")},
             )
         mediator = mediator[0]
     study = prepare(
@@ -178,6 +201,7 @@ def mediate(
         drop_missing=drop_missing, treated_level=opts["treated_level"],
     )
     pair = _model_pair(study, opts, mediator, outcome)
+    scale = check_scale(opts["scale"], study.outcome_kind, outcome)
     cde_values = _default_cde_at(study) if opts["cde_at"] is None else opts["cde_at"]
     model = EffectModel(pair.m_family, pair.y_family, opts["interaction"], cde_values)
     unit = ReplicateWeights(study.n)
@@ -186,16 +210,24 @@ def mediate(
     po = potential_outcomes(
         model, med_fit.coef, out_fit.coef, med_fit.sigma, study.covariates, unit, unit_means
     )
-    point = {k: float(v[0]) for k, v in estimands(po).items()}
-    evaluate = _evaluator(model, study, unit, unit_means)
-    inference = _inference(opts, pair, evaluate, (med_fit, out_fit), point, model.cde_at)
+    point = {k: float(v[0]) for k, v in estimands(po, scale).items()}
+    _check_defined(point, scale)
+    # Inference runs on the working scale (log for ratios) and is mapped back.
+    evaluate = _evaluator(model, study, unit, unit_means, scale)
+    working_point = {k: float(working(v, k, scale)) for k, v in point.items()}
+    inference = _natural(
+        _inference(opts, pair, evaluate, (med_fit, out_fit), working_point, model.cde_at),
+        point, scale,
+    )
     return MediationResult(
         effects=pd.DataFrame(
             [{"estimand": k, **row} for k, row in inference.rows.items()], columns=EFFECT_COLUMNS
         ),
-        potential_outcomes={k: float(v[0]) for k, v in po.items() if k.startswith("y")},
-        spec=_spec(opts, study, model, inference.ci, (treatment, mediator, outcome)),
-        scale="risk difference" if pair.y_family != "linear" else "difference",
+        potential_outcomes={k: float(po[k][0]) for k in ("y1m1", "y0m0", "y1m0", "y0m1")},
+        spec=replace(
+            _spec(opts, study, model, inference.ci, (treatment, mediator, outcome)), scale=scale
+        ),
+        scale=scale_label(scale, _outcome_type(pair.y_family)),
         n=study.n,
         n_replicates=inference.n_replicates,
         n_failed=inference.n_failed,
@@ -213,6 +245,64 @@ def _single(mediator: Any, post_treatment: Any, opts: dict[str, Any]) -> bool:
     return post_treatment is None and isinstance(mediator, (list, tuple)) and (
         len(mediator) == 1 and isinstance(opts["mediator_model"], str)
     )
+
+
+_SINGLE_ROUTE_ONLY = ("bootstrap_weights", "scale", "auto_counts")
+
+
+def _difference_scale_only(opts: dict[str, Any], route: str) -> None:
+    """Ratio scales and count models are available on the one-mediator route only."""
+    if opts["scale"] != "difference":
+        raise ConfigError(
+            f"scale {opts['scale']!r} is not available with {route}; use scale='difference'"
+        )
+    if opts["outcome_model"] in LOG_LINK or opts["auto_counts"]:
+        raise ConfigError(f"count outcome models are not available with {route}")
+
+
+def _outcome_type(family: str) -> str:
+    """``binary``, ``count`` or ``continuous``: what the outcome model treats the outcome as."""
+    if family in ("logit", "probit"):
+        return "binary"
+    return "count" if family in LOG_LINK else "continuous"
+
+
+def _check_defined(point: dict[str, float], scale: str) -> None:
+    """Ratios need positive means (odds ratios, means inside (0, 1))."""
+    bad = [k for k, v in point.items() if k != "pm" and not np.isfinite(v)]
+    if scale != "difference" and bad:
+        raise FitError(
+            f"the {scale} scale needs positive potential-outcome means, but {bad[0]} is "
+            "undefined for these data (a mean is zero or negative); use scale='difference'"
+        )
+
+
+def _natural(inference: Inference, point: dict[str, float], scale: str) -> Inference:
+    """Map working-scale (log-ratio) rows and replicates back to the reported scale.
+
+    Estimates and interval limits are ratios again; ``std_error`` and ``p_value``
+    stay those of the log ratio (the p-value tests a ratio of 1).
+    """
+    if scale == "difference":
+        return inference
+    for key, row in inference.rows.items():
+        lo, hi = from_working(np.array([row["ci_lower"], row["ci_upper"]]), key, scale)
+        row.update(estimate=point[key], ci_lower=float(lo), ci_upper=float(hi))
+    if inference.replicates is not None:
+        for key in inference.replicates:
+            inference.replicates[key] = from_working(inference.replicates[key], key, scale)
+    return inference
+
+
+def _outcome_family(opts: dict[str, Any], study: StudyData, column: str) -> Family:
+    """The outcome model; ``auto_counts`` lets ``"auto"`` pick Poisson for count columns."""
+    choice = opts["outcome_model"]
+    if choice == "auto" and opts["auto_counts"] and is_count_column(study.outcome):
+        return "poisson"
+    family = _family(choice, study.outcome_kind, "outcome", column)
+    if family in LOG_LINK:
+        check_counts(study.outcome, column, family)
+    return family
 
 
 def _family(choice: Any, kind: str, role: str, column: str) -> Family:
@@ -235,7 +325,7 @@ def _model_pair(
     xy, y_names = outcome_design(study, opts["interaction"])
     return ModelPair(
         m_family=_family(opts["mediator_model"], study.mediator_kind, "mediator", mediator),
-        y_family=_family(opts["outcome_model"], study.outcome_kind, "outcome", outcome),
+        y_family=_outcome_family(opts, study, outcome),
         xm=xm, m=study.mediator, m_names=m_names, m_column=mediator,
         xy=xy, y=study.outcome, y_names=y_names, y_column=outcome,
         n_covariates=study.covariates.shape[1],
@@ -250,14 +340,16 @@ def _default_cde_at(data: StudyData) -> tuple[float, ...]:
 
 
 def _evaluator(
-    model: EffectModel, study: StudyData, unit: ReplicateWeights, unit_means: Any
+    model: EffectModel, study: StudyData, unit: ReplicateWeights, unit_means: Any, scale: Scale
 ) -> Evaluate:
-    """Estimands of coefficient batches (by default under unit weights)."""
+    """Estimands of coefficient batches (by default under unit weights), on the working scale."""
 
     def evaluate(alpha, beta, sigma, weights=unit, means=unit_means) -> dict[str, np.ndarray]:
-        return estimands(
-            potential_outcomes(model, alpha, beta, sigma, study.covariates, weights, means)
+        values = estimands(
+            potential_outcomes(model, alpha, beta, sigma, study.covariates, weights, means),
+            scale,
         )
+        return {k: working(v, k, scale) for k, v in values.items()}
 
     return evaluate
 
@@ -314,6 +406,11 @@ def _details(
         details["bootstrap_weights"] = opts["bootstrap_weights"]
     if inference.acceleration is not None:
         details["acceleration"] = inference.acceleration
+    if opts["scale"] != "difference":
+        details["log_scale_inference"] = (
+            "std_error, p_value and the intervals of the ratio estimands are computed on the "
+            "log scale; pm is a proportion on its natural scale"
+        )
     return details
 
 

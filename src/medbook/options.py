@@ -154,7 +154,8 @@ OPTIONS: dict[str, Option] = {o.name: o for o in (
     Option("interaction", "boolean", False, "include the treatment x mediator product"),
     Option("mediator_model", "choice", "auto", "model of the mediator (or one per mediator)",
            _MODELS, many=True),
-    Option("outcome_model", "choice", "auto", "model of the outcome", _MODELS),
+    Option("outcome_model", "choice", "auto", "model of the outcome (poisson, negbin: counts)",
+           (*_MODELS, "poisson", "negbin")),
     Option("method", "choice", "bootstrap", "how uncertainty is computed",
            ("bootstrap", "quasi_bayes", "delta")),
     Option("n_boot", "integer", 1000, "bootstrap replicates or quasi-Bayesian draws",
@@ -168,6 +169,10 @@ OPTIONS: dict[str, Option] = {o.name: o for o in (
     Option("treated_level", "value", None, "treatment value meaning treated", nullable=True),
     Option("bootstrap_weights", "choice", "multinomial", "resampling weights",
            ("multinomial", "poisson")),
+    Option("scale", "choice", "difference", "contrast of the potential-outcome means",
+           ("difference", "ratio", "odds_ratio")),
+    Option("auto_counts", "boolean", False,
+           "let outcome_model auto fit Poisson to a non-negative integer outcome"),
 )}
 
 

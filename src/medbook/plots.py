@@ -237,15 +237,28 @@ def _effects_frame(effects: MediationResult | pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def _is_ratio(res: MediationResult | pd.DataFrame) -> bool:
+    return isinstance(res, MediationResult) and res.spec.scale != "difference"
+
+
 def effects_plot(
     effects: MediationResult | pd.DataFrame,
-    reference: float = 0.0,
+    reference: float | None = None,
     include_pm: bool = False,
     *,
     title: str | None = None,
 ) -> Figure:
-    """Effects with their confidence intervals (a forest plot of ``res.to_frame()``)."""
+    """Effects with their confidence intervals (a forest plot of ``res.to_frame()``).
+
+    The dashed line marks no effect (``reference``: 0 by default, 1 for a result
+    on a ratio scale, which is drawn on a log axis; ``pm`` is then left out).
+    """
+    ratio = _is_ratio(effects)
+    if reference is None:
+        reference = 1.0 if ratio else 0.0
     frame = _effects_frame(effects)
+    if ratio:
+        include_pm = False
     if not include_pm:
         frame = frame[frame["estimand"] != "pm"]
     frame = frame.iloc[::-1].reset_index(drop=True)
@@ -264,12 +277,33 @@ def effects_plot(
         ax.axvline(reference, color=OKABE_ITO["grey"], linestyle="--", linewidth=1)
         ax.set_yticks(y, labels)
         ax.grid(axis="y", visible=False)
-        ax.set_xlabel("Effect on the outcome (with confidence interval)")
+        if ratio:
+            _log_axis(ax, np.concatenate([frame["ci_lower"], frame["ci_upper"], [reference]]))
+            ax.set_xlabel(f"Effect on the outcome ({effects.scale}, log axis; 1 = no effect)")
+        else:
+            ax.set_xlabel("Effect on the outcome (with confidence interval)")
         _title(ax, title)
     parts = [f"{lab} {_fmt(r.estimate)} [{_fmt(r.ci_lower)}, {_fmt(r.ci_upper)}]"
              for lab, r in zip(labels[::-1], frame.iloc[::-1].itertuples(), strict=True)]
     return _finish(fig, "Forest plot of the mediation effects with confidence intervals: "
                    + "; ".join(parts) + ".")
+
+
+def _log_axis(ax: Any, values: np.ndarray) -> None:
+    """Log x axis with plain-number ticks around the data (ratios: 1 = no effect)."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullLocator
+
+    finite = values[np.isfinite(values) & (values > 0)]
+    ax.set_xscale("log")
+    lo, hi = float(finite.min()), float(finite.max())
+    pad = (hi / lo) ** 0.08
+    ax.set_xlim(lo / pad, hi * pad)
+    if hi / lo < 5.0:  # a narrow range: evenly stepped round numbers read best
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10]))
+    else:
+        ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 3.0, 5.0)))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
 
 
 def pm_distribution(res: MediationResult, bins: int = 40, *, title: str | None = None) -> Figure:
@@ -308,12 +342,18 @@ def decomposition_bars(res: MediationResult, *, title: str | None = None) -> Fig
         est = np.array([r["estimate"] for r in rows])
         err = np.vstack([est - [r["ci_lower"] for r in rows], [r["ci_upper"] for r in rows] - est])
         ypos = np.arange(3)[::-1]
-        ax.barh(ypos, est, color=colours, alpha=0.85, height=0.6)
+        null = 1.0 if _is_ratio(res) else 0.0  # ratios: bars grow from 1 on a log axis
+        ax.barh(ypos, est - null, left=null, color=colours, alpha=0.85, height=0.6)
         ax.errorbar(est, ypos, xerr=err, fmt="none", ecolor="#555555", capsize=4)
-        ax.axvline(0, color=OKABE_ITO["grey"], linestyle="--", linewidth=1)
+        ax.axvline(null, color=OKABE_ITO["grey"], linestyle="--", linewidth=1)
         ax.set_yticks(ypos, names)
         ax.grid(axis="y", visible=False)
-        ax.set_xlabel(f"Effect on the outcome ({res.scale})")
+        if null:
+            limits = [r[c] for r in rows for c in ("ci_lower", "ci_upper")]
+            _log_axis(ax, np.array([*limits, null]))
+            ax.set_xlabel(f"Effect on the outcome ({res.scale}, log axis)")
+        else:
+            ax.set_xlabel(f"Effect on the outcome ({res.scale})")
         _title(ax, title)
     parts = [f"{n} {_fmt(r['estimate'])} [{_fmt(r['ci_lower'])}, {_fmt(r['ci_upper'])}]"
              for n, r in zip(names, rows, strict=True)]

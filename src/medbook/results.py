@@ -59,6 +59,7 @@ class MediationSpec:
     seed: int | None
     mediators: tuple[str, ...] = ()
     post_treatment: tuple[str, ...] = ()
+    scale: str = "difference"
 
 
 @dataclass
@@ -76,7 +77,11 @@ class MediationResult:
     spec : MediationSpec
         The options used.
     scale : str
-        ``"difference"`` (continuous outcome) or ``"risk difference"``.
+        Plain name of the contrast: ``"difference"``, ``"risk difference"``,
+        ``"risk ratio"``, ``"rate ratio"``, ``"ratio of
+        means"`` or ``"odds ratio"`` (the option itself is ``spec.scale``). For
+        ratios, ``std_error`` and ``p_value`` refer to the log ratio and the
+        interval is the exponentiated log-scale interval; ``pm`` is a proportion.
     n : int
         Rows used.
     n_replicates : int

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
+from .scales import Scale, contrast, decompose
 from .simulate_sequential import (
     SEQUENTIAL_PROCESSES,
     sequential_truth,
@@ -36,6 +37,7 @@ __all__ = [
     "SEQUENTIAL_PROCESSES",
     "Process",
     "add_measurement_error",
+    "brute_force_truth",
     "confounding_sweep",
     "sequential_truth",
     "simulate",
@@ -43,10 +45,12 @@ __all__ = [
     "simulate_binary_confounder",
     "simulate_binary_mediator_continuous_outcome",
     "simulate_continuous_mediator_binary_outcome",
+    "simulate_count_outcome",
     "simulate_interaction",
     "simulate_linear",
     "simulate_linear_chain",
     "simulate_mediator_chain",
+    "simulate_negbin_outcome",
     "simulate_post_treatment",
     "simulate_unmeasured",
     "truth",
@@ -82,6 +86,8 @@ class Process:
     post_treatment : callable, optional
         ``(t, cov) -> dict`` of observed post-treatment variables (the potential
         value under the assigned arm).
+    outcome_draw : callable, optional
+        ``(rng, mean) -> y``: draws a non-normal outcome around its mean (counts).
     """
 
     covariates: Callable[..., Covariates]
@@ -93,6 +99,7 @@ class Process:
     binary_outcome: bool = False
     observed: tuple[str, ...] = ("x",)
     post_treatment: Callable[[np.ndarray, Covariates], dict[str, np.ndarray]] | None = None
+    outcome_draw: Callable[[np.random.Generator, np.ndarray], np.ndarray] | None = None
 
     def draw(self, seed: int | None, n: int, **params: Any) -> pd.DataFrame:
         """Simulate ``n`` units: covariates, then treatment, mediator and outcome."""
@@ -107,6 +114,8 @@ class Process:
         y_mean = self.outcome_mean(t, m, cov, **params)
         if self.binary_outcome:
             y = rng.binomial(1, y_mean)
+        elif self.outcome_draw is not None:
+            y = self.outcome_draw(rng, y_mean)
         else:
             y = y_mean + rng.normal(0, self.outcome_sd, size=n)
         columns = {k: cov[k] for k in self.observed}
@@ -122,8 +131,8 @@ class Process:
             y1 = self.outcome_mean(np.full(n, t), np.ones(n), cov, **params)
             y0 = self.outcome_mean(np.full(n, t), np.zeros(n), cov, **params)
             return float(np.mean(p_or_mean * y1 + (1 - p_or_mean) * y0))
-        if self.binary_outcome:
-            # Integrate the outcome probability over the normal mediator (Gauss-Hermite).
+        if self.binary_outcome or self.outcome_draw is not None:
+            # Integrate the outcome mean over the normal mediator (Gauss-Hermite).
             z, w = np.polynomial.hermite.hermgauss(_TRUTH_NODES)
             total = 0.0
             for z_k, w_k in zip(z, w, strict=True):
@@ -309,6 +318,34 @@ CONTINUOUS_MEDIATOR_BINARY_OUTCOME = Process(
     binary_outcome=True,
 )
 
+Draw = Callable[[np.random.Generator, np.ndarray], np.ndarray]
+
+
+def _negative_binomial(dispersion: float) -> Draw:
+    """NB2 draws with mean ``mu`` and variance ``mu + dispersion * mu^2`` (gamma-Poisson)."""
+
+    def draw(rng: np.random.Generator, mu: np.ndarray) -> np.ndarray:
+        return rng.poisson(rng.gamma(1.0 / dispersion, dispersion * mu))
+
+    return draw
+
+
+COUNT_OUTCOME = Process(
+    covariates=_standard_normal_x,
+    mediator_mean=lambda t, c: 0.2 + 0.7 * t + 0.5 * c["x"],
+    outcome_mean=lambda t, m, c: np.exp(0.1 + 0.3 * t + 0.35 * m + 0.15 * t * m + 0.3 * c["x"]),
+    mediator_sd=0.8,
+    outcome_draw=lambda rng, mu: rng.poisson(mu),
+)
+
+NEGBIN_OUTCOME = Process(
+    covariates=_standard_normal_x,
+    mediator_mean=lambda t, c: expit(-0.2 + 0.9 * t + 0.5 * c["x"]),
+    outcome_mean=lambda t, m, c: np.exp(0.5 + 0.25 * t + 0.6 * m + 0.3 * c["x"]),
+    binary_mediator=True,
+    outcome_draw=_negative_binomial(1.2),
+)
+
 PROCESSES: dict[str, Process] = {
     "linear": LINEAR,
     "binary": BINARY,
@@ -317,6 +354,8 @@ PROCESSES: dict[str, Process] = {
     "post_treatment": POST_TREATMENT,
     "binary_mediator": BINARY_MEDIATOR,
     "binary_outcome": CONTINUOUS_MEDIATOR_BINARY_OUTCOME,
+    "count_outcome": COUNT_OUTCOME,
+    "negbin_outcome": NEGBIN_OUTCOME,
 }
 
 
@@ -395,11 +434,29 @@ def simulate_continuous_mediator_binary_outcome(seed: int = 17, n: int = 5000) -
     return simulate("binary_outcome", seed, n)
 
 
+def simulate_count_outcome(seed: int = 19, n: int = 5000) -> pd.DataFrame:
+    """Continuous mediator, Poisson count outcome (log link) with a treatment-mediator interaction.
+
+    Examples
+    --------
+    >>> frame = simulate_count_outcome(n=1000)
+    >>> bool((frame["outcome"] >= 0).all() and (frame["outcome"] % 1 == 0).all())
+    True
+    """
+    return simulate("count_outcome", seed, n)
+
+
+def simulate_negbin_outcome(seed: int = 23, n: int = 5000) -> pd.DataFrame:
+    """Binary mediator, overdispersed NB2 count outcome: variance ``mu + 1.2 mu^2``."""
+    return simulate("negbin_outcome", seed, n)
+
+
 def truth(
     name: str,
     cde_at: tuple[float, ...] = (0.0, 1.0),
     n: int = _TRUTH_N,
     seed: int = _TRUTH_SEED,
+    scale: Scale = "difference",
     **params: Any,
 ) -> dict[str, Any]:
     """True estimands of a process, from its structural equations.
@@ -416,6 +473,8 @@ def truth(
         Mediator values for the controlled direct effects.
     n, seed : int
         Size and seed of the covariate sample.
+    scale : {"difference", "ratio", "odds_ratio"}
+        Contrast of the potential-outcome means (:mod:`medbook.scales`).
     **params
         Process parameters (e.g. ``u_strength``, ``interaction``).
 
@@ -437,20 +496,23 @@ def truth(
         for t in (0, 1)
         for tm in (0, 1)
     }
-    te = po["y1m1"] - po["y0m0"]
-    out: dict[str, Any] = {
-        "te": te,
-        "nde0": po["y1m0"] - po["y0m0"],
-        "nde1": po["y1m1"] - po["y0m1"],
-        "nie0": po["y0m1"] - po["y0m0"],
-        "nie1": po["y1m1"] - po["y1m0"],
-        **po,
-    }
-    out["pm"] = out["nie1"] / te
-    out["cde"] = {
-        float(m): process.controlled(1, m, cov, **params) - process.controlled(0, m, cov, **params)
+    controlled = {
+        float(m): (process.controlled(1, m, cov, **params), process.controlled(0, m, cov, **params))
         for m in cde_at
     }
+    return _on_scale(po, controlled, scale)
+
+
+def _on_scale(
+    po: dict[str, float], controlled: dict[float, tuple[float, float]], scale: Scale
+) -> dict[str, Any]:
+    """Estimands on ``scale`` from the four means and the controlled means ``(Y(1,m), Y(0,m))``."""
+    out: dict[str, Any] = {
+        k: float(v) for k, v in decompose({k: np.asarray(v) for k, v in po.items()}, scale).items()
+    }
+    out.update(po)
+    out["cde"] = {m: float(contrast(np.asarray(a), np.asarray(b), scale))
+                  for m, (a, b) in controlled.items()}
     return out
 
 
@@ -509,3 +571,53 @@ def confounding_sweep(
         row["omitted_bias"] = row["omitted_indirect"] - row["true_indirect"]
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def brute_force_truth(
+    name: str,
+    cde_at: tuple[float, ...] = (0.0, 1.0),
+    n: int = _TRUTH_N,
+    seed: int = _TRUTH_SEED,
+    scale: Scale = "difference",
+    **params: Any,
+) -> dict[str, Any]:
+    """True estimands by nested potential-outcome simulation (a check on :func:`truth`).
+
+    For every simulated unit, both potential mediators ``M(0)`` and ``M(1)`` are
+    drawn from the structural equation (normal errors, or Bernoulli draws), then
+    both potential outcomes ``Y(t, M(t'))`` and ``Y(t, m)`` are drawn (normal,
+    Bernoulli, or the process's count distribution) and averaged. No integral
+    or closed form is used, so agreement with :func:`truth` (quadrature) checks
+    both; the Monte Carlo error is roughly ``SD(Y) / sqrt(n)``.
+
+    Examples
+    --------
+    >>> tr = brute_force_truth("negbin_outcome", n=100_000, scale="ratio")
+    >>> bool(abs(tr["te"] - truth("negbin_outcome", n=100_000, scale="ratio")["te"]) < 0.05)
+    True
+    """
+    process = PROCESSES[name]
+    rng = np.random.default_rng(seed)
+    cov = process.covariates(rng, n, **params)
+    m_of = {}
+    for t_m in (0, 1):
+        mean = process.mediator_mean(np.full(n, t_m), cov, **params)
+        if process.binary_mediator:
+            m_of[t_m] = rng.binomial(1, mean).astype(float)
+        else:
+            m_of[t_m] = mean + rng.normal(0.0, process.mediator_sd, size=n)
+
+    def draw_outcome(t: int, m: np.ndarray) -> float:
+        mean = process.outcome_mean(np.full(n, t), m, cov, **params)
+        if process.binary_outcome:
+            return float(np.mean(rng.binomial(1, mean)))
+        if process.outcome_draw is not None:
+            return float(np.mean(process.outcome_draw(rng, mean)))
+        return float(np.mean(mean + rng.normal(0.0, process.outcome_sd, size=n)))
+
+    po = {f"y{t}m{tm}": draw_outcome(t, m_of[tm]) for t in (0, 1) for tm in (0, 1)}
+    controlled = {
+        float(m): (draw_outcome(1, np.full(n, float(m))), draw_outcome(0, np.full(n, float(m))))
+        for m in cde_at
+    }
+    return _on_scale(po, controlled, scale)

@@ -57,6 +57,10 @@ class Study:
         Include a treatment x mediator term in the outcome model.
     method, ci, mediator_model, outcome_model, bootstrap_weights : str
         Options passed to :func:`medbook.mediate` (see :data:`medbook.options.OPTIONS`).
+    scale : str
+        ``difference``, ``ratio`` or ``odds_ratio``.
+    auto_counts : bool
+        Let ``outcome_model: auto`` fit Poisson to a count outcome.
     n_boot, seed : int
         Replicates and random seed.
     cde_at : tuple of float
@@ -103,6 +107,8 @@ class Study:
     mediator_model: str | tuple[str, ...] = "auto"
     outcome_model: str = "auto"
     bootstrap_weights: str = "multinomial"
+    scale: str = "difference"
+    auto_counts: bool = False
     randomized: bool = True
     segments: str | None = None
     mediators: tuple[Role, ...] = ()
@@ -130,6 +136,8 @@ class Study:
             "conf_level": self.conf_level,
             "treated_level": self.treated_level,
             "bootstrap_weights": self.bootstrap_weights,
+            "scale": self.scale,
+            "auto_counts": self.auto_counts,
         }
 
 

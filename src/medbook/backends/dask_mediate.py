@@ -251,7 +251,7 @@ def mediate_dask(
         warnings.append(f"{study.n_dropped} row(s) with missing values were dropped")
     return MediationResult(
         effects=effects,
-        potential_outcomes={k: float(v[0]) for k, v in po_point.items() if k.startswith("y")},
+        potential_outcomes={k: float(po_point[k][0]) for k in ("y1m1", "y0m0", "y1m0", "y0m1")},
         spec=spec,
         scale="risk difference" if y_family != "linear" else "difference",
         n=study.n,

@@ -13,6 +13,7 @@ from ..convert import escape_markdown
 from ..history import Comparison
 from ..results import estimand_label
 from .formatting import num, pct
+from .ratios import is_ratio, on_log
 from .wording import classify
 
 if TYPE_CHECKING:
@@ -34,13 +35,18 @@ def _then_now(row: Any, is_pm: bool) -> str:
     return f"{fmt(row.estimate)} ({fmt(row.ci_lower)} to {fmt(row.ci_upper)})"
 
 
+def _judged(row: dict[str, Any], scale: str) -> dict[str, Any]:
+    """Ratios are judged on the log scale (no effect at 1)."""
+    return on_log(row) if is_ratio(scale) else row
+
+
 def change_reasons(comparison: Comparison, *, mediator: str) -> list[str]:
     """Why the recommendation rule's inputs differ between the previous run and this one."""
     old, new = comparison.previous, comparison.current
     reasons = []
     for key, what in (("nie1", f"the indirect effect through {mediator}"),
                       ("te", "the total effect")):
-        was, now = (classify(asdict(r.estimates[key])) for r in (old, new))
+        was, now = (classify(_judged(asdict(r.estimates[key]), r.scale)) for r in (old, new))
         if was != now:
             reasons.append(f"{what} was {_DIRECTION_WORDS[was]} and is now {_DIRECTION_WORDS[now]}")
     if old.robustness != new.robustness:

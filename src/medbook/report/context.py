@@ -25,6 +25,7 @@ from ..study import Role
 from . import wording
 from .changes import changes_section
 from .formatting import finite, num, p_text, pct
+from .ratios import is_ratio, on_log
 from .readout import SensitivitySummary, analyse
 from .sensitivity_wording import sensitivity_sentence
 from .sequential import joined, sections_for
@@ -106,7 +107,8 @@ class Inputs:
     @cached_property
     def rows(self) -> list[dict[str, Any]]:
         """Formatted effect rows (with ``raw`` numbers)."""
-        return [_effect_row(record) for record in self.res.to_frame().to_dict("records")]
+        ratio = is_ratio(self.res.scale)
+        return [_effect_row(r, ratio) for r in self.res.to_frame().to_dict("records")]
 
     @cached_property
     def raw(self) -> dict[str, dict[str, Any]]:
@@ -114,17 +116,23 @@ class Inputs:
         return {r["key"]: {**r["raw"]} for r in self.rows}
 
     @cached_property
+    def judged(self) -> dict[str, dict[str, Any]]:
+        """The rows that directions are judged on: ratios on the log scale (null 0)."""
+        ratio = is_ratio(self.res.scale)
+        return {k: on_log(v) if ratio and k != "pm" else v for k, v in self.raw.items()}
+
+    @cached_property
     def pm_check(self) -> wording.PMAssessment:
-        return wording.pm_assessment(self.raw["te"], self.raw["pm"])
+        return wording.pm_assessment(self.judged["te"], self.raw["pm"])
 
     @cached_property
     def level(self) -> wording.RobustnessLevel:
         return wording.robustness_level(
-            self.raw["nie1"], self.sensitivity.rho_zero, self.sensitivity.available
+            self.judged["nie1"], self.sensitivity.rho_zero, self.sensitivity.available
         )
 
 
-def _effect_row(record: Mapping[str, Any]) -> dict[str, Any]:
+def _effect_row(record: Mapping[str, Any], ratio: bool) -> dict[str, Any]:
     key = str(record["estimand"])
     fmt = pct if key == "pm" else num
     return {
@@ -132,7 +140,7 @@ def _effect_row(record: Mapping[str, Any]) -> dict[str, Any]:
         "name": estimand_label(key),
         **{k: fmt(record[k]) for k in ("estimate", "std_error", "ci_lower", "ci_upper")},
         "p_value": p_text(record["p_value"]),
-        "direction": wording.classify(record),
+        "direction": wording.classify(on_log(record) if ratio and key != "pm" else record),
         "raw": {k: (float(v) if finite(v) else None) for k, v in record.items()
                 if k != "estimand"},
     }
@@ -181,14 +189,20 @@ def effects_section(inp: Inputs) -> dict[str, Any]:
     res, raw = inp.res, inp.raw
     scale, conf = res.scale, res.spec.conf_level
     te, nie, nde = raw["te"], raw["nie1"], raw["nde0"]
+    judged = inp.judged
     return {
         "scale": scale,
-        "unit": "percentage points" if scale == "risk difference" else "outcome units",
+        "ratio": is_ratio(scale),
+        "unit": (
+            "percentage points" if scale == "risk difference"
+            else "ratios; 1 means no effect" if is_ratio(scale) else "outcome units"
+        ),
         "conf": f"{100 * conf:g}%",
         "effects": inp.rows,
         "effect": {r["key"]: r for r in inp.rows},
         "potential_outcomes": {k: num(v) for k, v in res.potential_outcomes.items()},
-        "directions": {k: wording.classify(v) for k, v in (("te", te), ("nie", nie), ("nde", nde))},
+        "directions": {k: wording.classify(judged[key])
+                       for k, key in (("te", "te"), ("nie", "nie1"), ("nde", "nde0"))},
         "sentences": {
             key: wording.effect_sentence(what, row, scale, conf, **inp.roles)
             for key, what, row in (("te", "total", te), ("nie", "indirect", nie),
@@ -227,7 +241,8 @@ def estimation_section(inp: Inputs) -> dict[str, Any]:
         "interval": wording.interval_kind(spec.method, spec.ci),
         "cde_at": ", ".join(num(v, 3).rstrip("0").rstrip(".") for v in spec.cde_at),
         "mediator_kind": res.data.mediator_kind,
-        "outcome_kind": res.data.outcome_kind,
+        "outcome_kind": "count" if spec.outcome_model in ("poisson", "negbin")
+        else res.data.outcome_kind,
     }}
 
 
@@ -235,7 +250,7 @@ def sensitivity_section(inp: Inputs) -> dict[str, Any]:
     """Robustness level, sensitivity sentence and thresholds."""
     sens = inp.sensitivity
     text = sensitivity_sentence(
-        sens, inp.raw["nie1"], mediator=inp.roles["mediator"], outcome=inp.roles["outcome"]
+        sens, inp.judged["nie1"], mediator=inp.roles["mediator"], outcome=inp.roles["outcome"]
     )
     return {
         "robustness": inp.level,
@@ -254,7 +269,7 @@ def sensitivity_section(inp: Inputs) -> dict[str, Any]:
 def recommendation_section(inp: Inputs) -> dict[str, Any]:
     """The recommendation's strength and text."""
     strength, text = wording.recommendation(
-        inp.raw["te"], inp.raw["nie1"], inp.level, inp.pm_check, **inp.roles
+        inp.judged["te"], inp.judged["nie1"], inp.level, inp.pm_check, **inp.roles
     )
     return {"recommendation": {"strength": strength, "text": text}}
 

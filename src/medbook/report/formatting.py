@@ -6,6 +6,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from .ratios import format_ratio, is_ratio
+
 __all__ = ["finite", "format_effect", "interval_text", "num", "p_text", "pct"]
 
 
@@ -47,7 +49,7 @@ def format_effect(value: float, scale: str, *, signed: bool = False) -> str:
     """Format an effect size on its scale.
 
     Risk differences are given in percentage points, other differences in
-    outcome units with three decimals.
+    outcome units with three decimals, ratios with two decimals.
 
     Examples
     --------
@@ -58,6 +60,8 @@ def format_effect(value: float, scale: str, *, signed: bool = False) -> str:
     """
     if not finite(value):
         return "n/a"
+    if is_ratio(scale):
+        return format_ratio(value)
     if scale == "risk difference":
         text = f"{100 * value:{'+' if signed else ''}.1f}"
         return f"{text} percentage points" if not signed else f"{text} pp"
@@ -67,6 +71,8 @@ def format_effect(value: float, scale: str, *, signed: bool = False) -> str:
 def interval_text(row: Mapping[str, Any], scale: str) -> str:
     """``"lower to upper"`` of a row, in percentage points for a risk difference."""
     lo, hi = row["ci_lower"], row["ci_upper"]
+    if is_ratio(scale):
+        return f"{format_ratio(lo)} to {format_ratio(hi)}"
     if scale == "risk difference":
         return f"{num(100 * lo, 1)} to {num(100 * hi, 1)}" if finite(lo) else "n/a"
     return f"{num(lo)} to {num(hi)}"

@@ -146,15 +146,32 @@ def rho_headline(numbers: Mapping[str, Any]) -> str:
     )
 
 
-def bias_assumptions() -> list[str]:
+_RATIO_BIAS_ASSUMPTIONS = (
+    "U is a binary unmeasured confounder of the mediator-outcome relation; treatment is "
+    "randomised given the covariates.",
+    "gamma, the ratio by which U = 1 multiplies the outcome mean, is the same at every "
+    "treatment and mediator level (no U x treatment or U x mediator interaction).",
+    "delta, the difference in P(U = 1) between treated and control units with the same "
+    "mediator value and covariates, is the same at every mediator level; the less prevalent "
+    "group's prevalence is set to 0 (the largest bias for that delta).",
+    "Then, with B = 1 + (gamma - 1) delta (or its reciprocal when delta < 0), "
+    "NDE_true = NDE_observed / B and NIE_true = NIE_observed x B (VanderWeele 2010, ratio "
+    "scale; approximate for odds ratios unless the outcome is rare); intervals are scaled "
+    "by the same factor, treating gamma and delta as known.",
+)
+
+
+def bias_assumptions(multiplicative: bool = False) -> list[str]:
     """The conditions under which the bias formulas of ``bias_grid`` hold."""
-    return list(_BIAS_ASSUMPTIONS)
+    return list(_RATIO_BIAS_ASSUMPTIONS if multiplicative else _BIAS_ASSUMPTIONS)
 
 
 def robustness_sentence(rob: Robustness) -> str:
     """One plain-language sentence on a :class:`medbook.sensitivity.Robustness`."""
     pct = f"{rob.conf_level:.0%}"
     label = estimand_label(rob.estimand)
+    if rob.multiplicative:
+        return _ratio_robustness_sentence(rob, pct, label)
     if rob.limit == 0.0:
         return (
             f"The {pct} confidence interval of the {label} already includes zero, so no "
@@ -221,3 +238,19 @@ def sensitivity_sentence(
         check = sens.robustness_sentence
         sentence += f" Bias-formula check: {check[:1].lower()}{check[1:]}"
     return sentence
+
+
+def _ratio_robustness_sentence(rob: Robustness, pct: str, label: str) -> str:
+    """The mediational E-value in words (Smith & VanderWeele 2019)."""
+    if rob.limit == 1.0:
+        return (
+            f"The {pct} confidence interval of the {label} already includes 1 (no effect), so "
+            "no unmeasured confounding is needed to make it compatible with no effect."
+        )
+    side = "lower" if rob.estimate > 1 else "upper"
+    return (
+        f"To move the {side} {pct} confidence limit of the {label} to 1 (no effect), an "
+        "unmeasured confounder would have to multiply the outcome by "
+        f"{rob.value:.2f} and be {rob.value:.2f} times as prevalent among treated as among "
+        "control units with the same mediator value (the mediational E-value)."
+    )

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from .formatting import finite, format_effect, interval_text, pct
+from .ratios import is_ratio, ratio_effect_sentence
 
 __all__ = [
     "PM_MIN_TE_Z",
@@ -113,6 +114,9 @@ def effect_sentence(
     ...                 treatment="T", mediator="M", outcome="Y")[:54]
     'The data do not show a clear indirect effect of T on Y'
     """
+    if is_ratio(scale):
+        return ratio_effect_sentence(what, row, scale, conf_level, treatment=treatment,
+                                     mediator=mediator, outcome=outcome)
     conf = f"{100 * conf_level:g}%"
     est = row["estimate"]
     ci = f"{conf} CI {interval_text(row, scale)}"
@@ -356,4 +360,6 @@ def model_name(family: str, role: str) -> str:
         "linear": f"linear regression ({role} as continuous)",
         "logit": "logistic regression",
         "probit": "probit regression",
+        "poisson": "Poisson regression (log link)",
+        "negbin": "negative binomial (NB2) regression (log link, estimated dispersion)",
     }[family]

@@ -19,6 +19,7 @@ from ..errors import ConfigError
 from ..jsonsafe import jsonable, records
 from ..results import MediationResult
 from ..sequential import check_sensitivity_scope
+from . import ratio
 from .problem import SENSITIVITY_ESTIMANDS
 
 __all__ = ["BiasGrid", "Robustness", "bias_grid", "robustness_value"]
@@ -43,16 +44,20 @@ class BiasGrid:
         The uncorrected estimates.
     scale : str
         Effect scale of ``gamma`` and the estimates.
+    multiplicative : bool
+        Ratio form: ``gamma`` is a ratio and ``bias`` the factor ``B`` of
+        :func:`medbook.sensitivity.ratio.bias_factor`.
     """
 
     table: pd.DataFrame
     observed: dict[str, float]
     scale: str
+    multiplicative: bool = False
 
     @property
     def assumptions(self) -> list[str]:
         """The conditions under which the correction is exact, in plain sentences."""
-        return _wording().bias_assumptions()
+        return _wording().bias_assumptions(self.multiplicative)
 
     def to_frame(self) -> pd.DataFrame:
         """Tidy table, one row per (gamma, delta, estimand) (a copy)."""
@@ -82,10 +87,14 @@ class BiasGrid:
 
 
 def _outcome_scale(res: MediationResult) -> float:
-    """Standard deviation of a continuous outcome; 1 for a risk difference."""
+    """Standard deviation of a continuous or count outcome; 1 for a risk difference or ratio."""
     if res.scale == "difference":
         return float(np.std(res.data.outcome, ddof=1))
     return 1.0
+
+
+def _multiplicative(res: MediationResult) -> bool:
+    return getattr(res.spec, "scale", "difference") != "difference"
 
 
 def bias_grid(
@@ -103,12 +112,18 @@ def bias_grid(
     the total effect being unbiased, that of the indirect effect is its
     negative. See :data:`BiasGrid.assumptions` for the conditions.
 
+    On the ratio and odds-ratio scales the ratio form applies instead
+    (:mod:`medbook.sensitivity.ratio`): ``gamma`` is the ratio by which U
+    multiplies the outcome mean, the bias is a factor ``B`` and
+    ``NDE_true = NDE / B``, ``NIE_true = NIE * B`` (intervals scaled alike).
+
     Parameters
     ----------
     res : MediationResult
     effect_on_outcome : sequence of float, optional
         ``gamma`` values on the outcome's scale; default 0 to one outcome standard
-        deviation (0 to 0.3 on the risk-difference scale) in 9 steps.
+        deviation (0 to 0.3 on the risk-difference scale, ratios 1 to 3 on the
+        ratio scales) in 9 steps.
     imbalance : sequence of float, optional
         ``delta`` values; default 0 to 0.5 in 11 steps, signed so that the
         confounding inflates the observed indirect effect (the worrying direction).
@@ -127,10 +142,15 @@ def bias_grid(
     """
     check_sensitivity_scope(res, "bias")
     scale = _outcome_scale(res)
+    multiplicative = _multiplicative(res)
     nie = res["nie1"]
-    sign = -1.0 if nie >= 0 else 1.0
+    sign = -1.0 if nie >= (1.0 if multiplicative else 0.0) else 1.0
+    default_gammas = (
+        np.linspace(1.0, 3.0, 9) if multiplicative
+        else np.linspace(0.0, scale if res.scale == "difference" else 0.3, 9)
+    )
     gammas = (
-        np.linspace(0.0, scale if res.scale == "difference" else 0.3, 9)
+        default_gammas
         if effect_on_outcome is None
         else np.asarray(effect_on_outcome, dtype=float).ravel()
     )
@@ -144,6 +164,8 @@ def bias_grid(
             raise ConfigError(f"{name} must be a non-empty sequence of finite numbers")
     if np.any(np.abs(deltas) > 1.0) and res.scale != "difference":
         raise ConfigError("imbalance is a difference in proportions and must lie in [-1, 1]")
+    if multiplicative and np.any(gammas <= 0):
+        raise ConfigError("effect_on_outcome is a ratio on this scale and must be positive")
     rows = []
     observed = {k: res[k] for k in SENSITIVITY_ESTIMANDS}
     for key in SENSITIVITY_ESTIMANDS:
@@ -151,23 +173,23 @@ def bias_grid(
         direction = 1.0 if key.startswith("nie") else -1.0
         for g in gammas:
             for d in deltas:
-                bias = float(g * d)
-                shift = direction * bias
+                if multiplicative:
+                    bias = float(ratio.bias_factor(g, d))
+                    values = {c: ratio.corrected(row[c], key, bias)
+                              for c in ("estimate", "ci_lower", "ci_upper")}
+                else:
+                    bias = float(g * d)
+                    values = {c: row[c] + direction * bias
+                              for c in ("estimate", "ci_lower", "ci_upper")}
                 rows.append(
-                    {
-                        "gamma": float(g),
-                        "delta": float(d),
-                        "bias": bias,
-                        "estimand": key,
-                        "estimate": row["estimate"] + shift,
-                        "ci_lower": row["ci_lower"] + shift,
-                        "ci_upper": row["ci_upper"] + shift,
-                    }
+                    {"gamma": float(g), "delta": float(d), "bias": bias, "estimand": key,
+                     **values}
                 )
     table = pd.DataFrame(
         rows, columns=["gamma", "delta", "bias", "estimand", "estimate", "ci_lower", "ci_upper"]
     )
-    return BiasGrid(table=table, observed=observed, scale=res.scale)
+    return BiasGrid(table=table, observed=observed, scale=res.scale,
+                    multiplicative=multiplicative)
 
 
 @dataclass(frozen=True)
@@ -191,7 +213,10 @@ class Robustness:
         The outcome standard deviation used (1 for a risk difference).
     conf_level : float
     scale : str
-        Effect scale of the analysis (``"difference"`` or ``"risk difference"``).
+        Effect scale of the analysis (``"difference"``, ``"risk ratio"``, ...).
+    multiplicative : bool
+        On a ratio scale ``limit`` is 1 when the interval contains 1, and the
+        values are mediational E-values (:func:`medbook.sensitivity.ratio.e_value`).
     """
 
     estimand: str
@@ -202,6 +227,7 @@ class Robustness:
     outcome_scale: float
     conf_level: float
     scale: str
+    multiplicative: bool = False
 
     @property
     def sentence(self) -> str:
@@ -232,7 +258,9 @@ def robustness_value(res: MediationResult, estimand: str = "nie1") -> Robustness
     equals the confidence limit nearer zero when ``s = sqrt(|limit| / SD(Y))``.
     This is a difference-scale analogue of the mediational E-value (Smith &
     VanderWeele 2019), which is defined on the risk-ratio scale. Values above 1
-    cannot be reached by a binary confounder with ``delta <= 1``.
+    cannot be reached by a binary confounder with ``delta <= 1``. On the ratio
+    and odds-ratio scales the value *is* the mediational E-value of the limit
+    nearer 1 (for odds ratios, read as risk ratios: a rare-outcome approximation).
 
     Parameters
     ----------
@@ -248,6 +276,13 @@ def robustness_value(res: MediationResult, estimand: str = "nie1") -> Robustness
         raise ConfigError(f"estimand must be one of {', '.join(SENSITIVITY_ESTIMANDS)}")
     row = res.row(estimand)
     est, lo, hi = float(row["estimate"]), float(row["ci_lower"]), float(row["ci_upper"])
+    if _multiplicative(res):
+        limit = 1.0 if lo <= 1.0 <= hi else (lo if est > 1 else hi)
+        return Robustness(
+            estimand=estimand, estimate=est, limit=limit, value=ratio.e_value(limit),
+            value_estimate=ratio.e_value(est), outcome_scale=1.0,
+            conf_level=float(res.spec.conf_level), scale=res.scale, multiplicative=True,
+        )
     limit = 0.0 if lo <= 0.0 <= hi else (lo if est > 0 else hi)
     scale = _outcome_scale(res)
     value = math.sqrt(abs(limit) / scale)

@@ -242,6 +242,10 @@ def rho(
     * binary mediator and outcome (not in ``medsens``): a bivariate normal latent
       model with ``rho`` fixed, fitted by two-step maximum likelihood.
 
+    Count outcome models (Poisson, negative binomial) and the ratio and
+    odds-ratio scales are not supported: the analysis raises a
+    :class:`~medbook.errors.ConfigError` that says so.
+
     Logit models are refit as probit for the analysis (noted in the result). For
     the three latent cases the bands are delta-method normal intervals over the
     mediator- and outcome-model covariances (``medsens`` uses simulation
@@ -272,6 +276,12 @@ def rho(
     >>> abs(curve.at(0.0)["nie1"] - res["nie1"]) < 1e-12
     True
     """
+    if res.spec.scale != "difference":
+        raise ConfigError(
+            f"the correlation-of-errors (rho) analysis is on the difference scale only, and "
+            f"this result is on the {res.scale} scale; use bias_grid (which has a ratio form) "
+            "or refit with scale='difference'"
+        )
     level = res.spec.conf_level if conf_level is None else float(conf_level)
     if not 0.5 <= level < 1.0:
         raise ConfigError(f"conf_level must lie in [0.5, 1); got {conf_level!r}")
