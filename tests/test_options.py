@@ -106,7 +106,8 @@ def test_accepted_options_reach_the_analysis_through_the_cli(tmp_path, capsys):
     FRAME.to_csv(tmp_path / "d.csv", index=False)
     chosen = {"interaction": True, "mediator_model": "Probit", "outcome_model": "logit",
               "method": "bootstrap", "n_boot": 50, "ci": "bca", "conf_level": 0.9,
-              "cde_at": [1], "seed": 7, "treated_level": 1, "bootstrap_weights": "poisson"}
+              "cde_at": [1], "seed": 7, "treated_level": 1, "bootstrap_weights": "poisson",
+              "scale": "Odds-Ratio", "auto_counts": True}
     assert set(chosen) == set(OPTIONS)
     path = tmp_path / "study.yml"
     path.write_text(yaml.safe_dump({**ROLES, **chosen}), encoding="utf-8")
@@ -115,6 +116,7 @@ def test_accepted_options_reach_the_analysis_through_the_cli(tmp_path, capsys):
     results = json.loads((tmp_path / "out" / "results.json").read_text(encoding="utf-8"))
     spec = results["analysis"]["spec"]
     assert spec["mediator_model"] == "probit" and spec["ci"] == "bca" and spec["seed"] == 7
+    assert spec["scale"] == "odds_ratio" and results["analysis"]["scale"] == "odds ratio"
     assert results["analysis"]["details"]["bootstrap_weights"] == "poisson"
     direct = medbook.mediate(FRAME, "treatment", "mediator", "outcome", ["x"], **chosen)
     assert results["analysis"]["effects"][0]["estimate"] == pytest.approx(direct["te"])
