@@ -194,6 +194,7 @@ def interventional_effects_section(inp: Inputs) -> dict[str, Any]:
     keys = {"te": "rte", "nie": "rnie1", "nde": "rnde0"}
     return {
         "scale": res.scale,
+        "ratio": False,  # several mediators / interventional effects: difference scale only
         "unit": "percentage points" if res.scale == "risk difference" else "outcome units",
         "conf": f"{100 * conf:g}%",
         "effects": inp.rows,
