@@ -231,17 +231,52 @@ def test_high_cardinality_text_covariate_rejected(frame):
         _prep(frame, ["customer"])
 
 
-def test_text_treatment_levels_and_treated_level(frame):
-    frame["arm"] = np.where(frame["treatment"] == 1, "treated", "control")
-    data = prepare(frame, "arm", "mediator", "outcome")
-    assert data.treatment_levels == ("control", "treated")
+def test_text_treatment_levels_need_an_explicit_treated_level(frame):
+    frame["arm"] = np.where(frame["treatment"] == 1, "treated", "untreated")
+    with pytest.raises(DataError, match=r"levels '(un)?treated', '(un)?treated': say which is"):
+        prepare(frame, "arm", "mediator", "outcome")
+    data = prepare(frame, "arm", "mediator", "outcome", treated="treated")
+    assert data.treatment_levels == ("untreated", "treated")
     assert np.array_equal(data.treatment, frame["treatment"].to_numpy(float))
     frame["arm"] = np.where(frame["treatment"] == 1, "drug", "placebo")
-    data = prepare(frame, "arm", "mediator", "outcome", treated_level="drug")
+    data = prepare(frame, "arm", "mediator", "outcome", treated="drug")
     assert data.treatment_levels == ("placebo", "drug")
     assert np.array_equal(data.treatment, frame["treatment"].to_numpy(float))
-    with pytest.raises(DataError, match="treated level 'active' does not occur"):
-        prepare(frame, "arm", "mediator", "outcome", treated_level="active")
+    with pytest.raises(DataError, match=r"treated level 'active' does not occur .*'drug'"):
+        prepare(frame, "arm", "mediator", "outcome", treated="active")
+
+
+@pytest.mark.parametrize("treated, control", [
+    (1, 0), (True, False), ("1", "0"), ("true", "false"), ("TRUE", "FALSE"), (1.0, 0.0),
+])
+def test_unambiguous_codings_need_no_treated_level(frame, treated, control):
+    frame["arm"] = pd.Series(
+        [treated if t == 1 else control for t in frame["treatment"]], dtype=object
+    )
+    data = prepare(frame, "arm", "mediator", "outcome")
+    assert data.treatment_levels[1] == treated
+    assert np.array_equal(data.treatment, frame["treatment"].to_numpy(float))
+
+
+@pytest.mark.parametrize("treated, control", [
+    ("Treatment", "control"), ("yes", "no"), (2, 1), ("B", "A"), (-1, 1),
+])
+def test_other_codings_are_never_guessed(frame, treated, control):
+    frame["arm"] = [treated if t == 1 else control for t in frame["treatment"]]
+    with pytest.raises(DataError, match="say which is the treated arm with treated="):
+        prepare(frame, "arm", "mediator", "outcome")
+    flipped = prepare(frame, "arm", "mediator", "outcome", treated=control)
+    assert flipped.treatment_levels == (treated, control)
+    assert np.array_equal(flipped.treatment, 1 - frame["treatment"].to_numpy(float))
+
+
+@pytest.mark.parametrize("given, expected", [("1", 1.0), (1, "1"), ("Treated ", "treated")])
+def test_treated_level_matches_across_text_and_numbers(frame, given, expected):
+    frame["arm"] = [expected if t == 1 else ("untreated" if expected == "treated" else 0.0)
+                    for t in frame["treatment"]]
+    data = prepare(frame, "arm", "mediator", "outcome", treated=given)
+    assert data.treatment_levels[1] == expected
+    assert np.array_equal(data.treatment, frame["treatment"].to_numpy(float))
 
 
 HOSTILE = [

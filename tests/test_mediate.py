@@ -129,13 +129,13 @@ def test_relabelling_treatment_gives_the_same_effects(seed, binary_mediator, bin
     kw = {"interaction": True, "n_boot": 40, "seed": 5}
     a = medbook.mediate(frame, *ARGS, ["x"], **kw)
     labelled = frame.assign(arm=np.where(frame["treatment"] == 1, "drug", "placebo"))
-    b = medbook.mediate(labelled, "arm", "mediator", "outcome", ["x"], treated_level="drug", **kw)
+    b = medbook.mediate(labelled, "arm", "mediator", "outcome", ["x"], treated="drug", **kw)
     cols = ["estimate", "std_error", "ci_lower", "ci_upper", "p_value"]
     assert np.allclose(a.to_frame()[cols], b.to_frame()[cols], rtol=1e-10, atol=1e-12)
     assert b.data.treatment_levels == ("placebo", "drug")
     assert b.to_dict()["treatment_levels"] == ["placebo", "drug"]
     flipped = frame.assign(treatment=1 - frame["treatment"])
-    c = medbook.mediate(flipped, *ARGS, ["x"], treated_level=0, **kw)
+    c = medbook.mediate(flipped, *ARGS, ["x"], treated=0, **kw)
     assert np.allclose(_estimates(c), _estimates(a), rtol=1e-10, atol=1e-12)
 
 

@@ -106,7 +106,7 @@ def test_accepted_options_reach_the_analysis_through_the_cli(tmp_path, capsys):
     FRAME.to_csv(tmp_path / "d.csv", index=False)
     chosen = {"interaction": True, "mediator_model": "Probit", "outcome_model": "logit",
               "method": "bootstrap", "n_boot": 50, "ci": "bca", "conf_level": 0.9,
-              "cde_at": [1], "seed": 7, "treated_level": 1, "bootstrap_weights": "poisson",
+              "cde_at": [1], "seed": 7, "treated": 1, "bootstrap_weights": "poisson",
               "scale": "Odds-Ratio", "auto_counts": True}
     assert set(chosen) == set(OPTIONS)
     path = tmp_path / "study.yml"

@@ -77,7 +77,7 @@ def test_override_makes_data_optional(tmp_path):
         ("conf_level: 95\n", "'conf_level' must be a number in"),
         ("question: [a, b]\n", "'question' must be a non-empty string"),
         ("mediator_model: tree\n", "'mediator_model' must be one of"),
-        ("treated_level: [1, 2]\n", "'treated_level' must be a single value"),
+        ("treated: [1, 2]\n", "'treated' must be a single value"),
     ],
 )
 def test_bad_values(tmp_path, extra, message):

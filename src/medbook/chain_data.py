@@ -163,7 +163,7 @@ def prepare_chain(
     post_treatment: Sequence[str] = (),
     *,
     drop_missing: bool = False,
-    treated_level: Any = None,
+    treated: Any = None,
 ) -> ChainData:
     """Validate a data frame for a sequential analysis (roles from :func:`chain_roles`)."""
     if not isinstance(frame, pd.DataFrame):
@@ -187,7 +187,7 @@ def prepare_chain(
     kept = np.flatnonzero(~missing)
     study = prepare(
         frame.iloc[kept], treatment, mediators[0], outcome, covariates,
-        drop_missing=drop_missing, treated_level=treated_level,
+        drop_missing=drop_missing, treated=treated,
     )
     rows = kept[study.rows]
     study = replace(study, rows=rows, n_dropped=study.n_dropped + int(missing.sum()))

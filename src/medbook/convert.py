@@ -19,6 +19,7 @@ from functools import cache
 from pathlib import Path
 
 from .errors import RenderError
+from .sanitize import clean_text
 
 __all__ = [
     "compile_typst",
@@ -33,7 +34,6 @@ __all__ = [
 # Characters with a meaning in pandoc Markdown or typst markup. Both formats
 # accept a backslash before any ASCII punctuation character as a literal.
 _PUNCT = re.compile(r"""([\\`*_{}\[\]()<>#+\-.!|~^$@=/'":;,%&?])""")
-_NEWLINES = re.compile(r"\s*[\r\n]+\s*")
 
 
 @cache
@@ -172,8 +172,11 @@ def compile_typst(source: str, out_pdf: Path, root: Path) -> Path:
 
 
 def escape_html(text: object) -> str:
-    """Escape text for HTML element content and quoted attribute values."""
-    return html.escape(str(text), quote=True)
+    """Escape text for HTML element content and quoted attribute values.
+
+    The text is first made one clean line (:func:`medbook.sanitize.clean_text`).
+    """
+    return html.escape(clean_text(text), quote=True)
 
 
 def escape_markdown(text: object) -> str:
@@ -181,9 +184,11 @@ def escape_markdown(text: object) -> str:
 
     Every ASCII punctuation character is backslash-escaped and line breaks
     collapse to one space, so the text can never start a heading, list, table,
-    code block, raw HTML/LaTeX, span attribute or citation.
+    code block, raw HTML/LaTeX, span attribute or citation. Control, bidi and
+    other line-breaking characters are normalised first
+    (:func:`medbook.sanitize.clean_text`).
     """
-    flat = _NEWLINES.sub(" ", str(text))
+    flat = clean_text(text)
     return _PUNCT.sub(r"\\\1", flat)
 
 
@@ -193,7 +198,8 @@ def escape_typst(text: object) -> str:
     Every ASCII punctuation character is backslash-escaped (typst treats
     ``\\c`` as a literal ``c``) and line breaks collapse to one space, so the
     text cannot open code (``#``), math (``$``), labels, references, comments
-    or markup.
+    or markup. Control, bidi and other line-breaking characters are normalised
+    first (:func:`medbook.sanitize.clean_text`).
     """
-    flat = _NEWLINES.sub(" ", str(text))
+    flat = clean_text(text)
     return _PUNCT.sub(r"\\\1", flat)

@@ -9,13 +9,13 @@ neither break the DOT source nor inject markup into the rendered SVG.
 from __future__ import annotations
 
 import html
-import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import graphviz
 
 from .errors import ConfigError, RenderError
+from .sanitize import clean_text
 
 __all__ = [
     "PALETTE",
@@ -35,15 +35,14 @@ PALETTE = {
     "edge": "#333333",
 }
 _MAX_COVARIATES_LISTED = 6
-_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _FORMATS = ("svg", "png", "pdf")
 
 
 def _label(text: str, detail: str | None = None) -> str:
-    """HTML-like Graphviz label: escaped text, newlines as line breaks, optional small detail."""
+    """HTML-like Graphviz label: cleaned, escaped text (``\n`` breaks lines), optional detail."""
     def esc(value: str) -> str:
-        clean = _CONTROL_CHARS.sub("", str(value))
-        return "<BR/>".join(html.escape(part, quote=True) for part in clean.split("\n"))
+        lines = (clean_text(part) for part in str(value).split("\n"))
+        return "<BR/>".join(html.escape(line, quote=True) for line in lines)
 
     body = f"<B>{esc(text)}</B>"
     if detail:

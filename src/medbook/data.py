@@ -8,6 +8,7 @@ a formula.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -17,7 +18,7 @@ import pandas as pd
 
 from .errors import DataError
 
-__all__ = ["StudyData", "VariableKind", "prepare"]
+__all__ = ["StudyData", "VariableKind", "prepare", "treatment_arms"]
 
 VariableKind = Literal["binary", "continuous"]
 
@@ -86,7 +87,8 @@ def _row_list(mask: np.ndarray) -> str:
 
 def _check_columns(frame: pd.DataFrame, wanted: Sequence[str]) -> None:
     columns = [str(c) for c in frame.columns]
-    duplicated = sorted({c for c in columns if columns.count(c) > 1})
+    counts = Counter(columns)  # linear: wide files have hundreds of thousands of columns
+    duplicated = sorted(c for c, k in counts.items() if k > 1)
     if duplicated:
         raise DataError(f"duplicate column name {duplicated[0]!r} in the data")
     seen: set[str] = set()
@@ -94,7 +96,7 @@ def _check_columns(frame: pd.DataFrame, wanted: Sequence[str]) -> None:
         if name in seen:
             raise DataError(f"column {name!r} is given more than one role")
         seen.add(name)
-        if name not in columns:
+        if name not in counts:
             hint = _closest(name, columns)
             suggestion = f" (did you mean {hint!r}?)" if hint else ""
             raise DataError(f"column {name!r} not found in the data{suggestion}")
@@ -144,28 +146,112 @@ def _kind(values: np.ndarray) -> VariableKind:
     return "binary" if np.isin(values, (0.0, 1.0)).all() else "continuous"
 
 
-def _treatment(series: pd.Series, column: str, treated_level: Any) -> tuple[np.ndarray, tuple]:
+def _treatment(series: pd.Series, column: str, treated: Any) -> tuple[np.ndarray, tuple]:
     levels = list(pd.unique(series))
     if len(levels) != 2:
-        shown = ", ".join(repr(v) for v in levels[:5])
+        shown = ", ".join(_level_text(v) for v in levels[:5])
         raise DataError(
             f"treatment column {column!r} must have exactly two values, "
             f"found {len(levels)}: {shown}"
         )
-    if treated_level is None:
-        try:
-            control, treated = sorted(levels)
-        except TypeError:
-            control, treated = sorted(levels, key=str)
-    else:
-        matches = [v for v in levels if v == treated_level or str(v) == str(treated_level)]
-        if not matches:
+    control, treated_value = treatment_arms(levels, column, treated)
+    return (series == treated_value).to_numpy(dtype=float), (control, treated_value)
+
+
+def treatment_arms(levels: Sequence[Any], column: str, treated: Any = None) -> tuple[Any, Any]:
+    """``(control, treated)`` among a treatment's two levels; never guessed from text.
+
+    Parameters
+    ----------
+    levels : sequence
+        The two distinct values of the treatment column.
+    column : str
+        Its name (for messages).
+    treated : optional
+        The treated level as the user gave it; it may match a level exactly, as
+        text (``"1"`` for ``1``), as a number (``1`` for ``1.0``) or ignoring case
+        and surrounding spaces. Without it only a 0/1 or false/true coding (as
+        numbers, booleans or text) is accepted, with 1/true as treated.
+
+    Raises
+    ------
+    DataError
+        Listing the levels found, when ``treated`` is needed or matches none.
+
+    Examples
+    --------
+    >>> treatment_arms([1, 0], "arm")
+    (0, 1)
+    >>> treatment_arms(["control", "Treatment"], "arm", treated="treatment")
+    ('control', 'Treatment')
+    >>> treatment_arms(["treated", "untreated"], "arm")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    medbook.errors.DataError: treatment column 'arm' has levels 'treated', 'untreated': ...
+    """
+    levels = list(levels)
+    shown = ", ".join(_level_text(v) for v in levels[:5])
+    if treated is None:
+        treated_value = _unambiguous_treated(levels)
+        if treated_value is None:
             raise DataError(
-                f"treated level {treated_level!r} does not occur in treatment column {column!r}"
+                f"treatment column {column!r} has levels {shown}: say which is the treated arm "
+                "with treated=... (in a study file: 'treated: ...'); only 0/1 and false/true "
+                "codings are read without it"
             )
-        treated = matches[0]
-        control = levels[1] if levels[0] == treated else levels[0]
-    return (series == treated).to_numpy(dtype=float), (control, treated)
+    else:
+        treated_value = _match_level(levels, treated, column, shown)
+    control = next(v for v in levels if v is not treated_value)
+    return control, treated_value
+
+
+def _level_text(value: Any) -> str:
+    return repr(str(value)[:40]) if isinstance(value, str) else repr(value)
+
+
+def _unambiguous_treated(levels: list[Any]) -> Any:
+    """The treated level of a 0/1 or false/true coding (numbers, booleans or text), else None."""
+    keys = {_binary_key(v): v for v in levels}
+    if set(keys) == {0, 1}:
+        return keys[1]
+    return None
+
+
+def _binary_key(value: Any) -> int | None:
+    if isinstance(value, (bool, np.bool_)):
+        return int(value)
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return int(value) if value in (0, 1) else None
+    if isinstance(value, str):
+        return {"0": 0, "1": 1, "false": 0, "true": 1}.get(value.strip().lower())
+    return None
+
+
+def _match_level(levels: list[Any], treated: Any, column: str, shown: str) -> Any:
+    """The level the user named as treated: equal, equal as text, or equal as a number."""
+    tests = (
+        lambda v: isinstance(v, str) == isinstance(treated, str) and v == treated,
+        lambda v: str(v) == str(treated),
+        lambda v: _as_number(v) is not None and _as_number(v) == _as_number(treated),
+        lambda v: str(v).strip().casefold() == str(treated).strip().casefold(),
+    )
+    for test in tests:
+        matches = [v for v in levels if test(v)]
+        if len(matches) == 1:
+            return matches[0]
+    raise DataError(
+        f"treated level {_level_text(treated)} does not occur in treatment column {column!r} "
+        f"(levels: {shown})"
+    )
+
+
+def _as_number(value: Any) -> float | None:
+    if isinstance(value, (bool, np.bool_)):
+        return float(value)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if np.isfinite(number) else None
 
 
 def _is_text(series: pd.Series) -> bool:
@@ -223,7 +309,7 @@ def prepare(
     covariates: Sequence[str] = (),
     *,
     drop_missing: bool = False,
-    treated_level: Any = None,
+    treated: Any = None,
 ) -> StudyData:
     """Validate a data frame and extract the arrays of a mediation study.
 
@@ -238,9 +324,10 @@ def prepare(
         dummy-encoded (first level is the reference).
     drop_missing : bool
         Drop rows with a missing value in any used column instead of raising.
-    treated_level : optional
-        Which treatment value means "treated"; by default the larger of the two
-        (``1`` for 0/1 coding).
+    treated : optional
+        Which treatment value is the treated arm. Required unless the column is
+        coded 0/1 or false/true (as numbers, booleans or text), where ``1`` /
+        ``true`` is treated.
 
     Returns
     -------
@@ -285,7 +372,7 @@ def prepare(
         raise DataError("no rows remain after dropping rows with missing values")
     sub = frame.iloc[rows].reset_index(drop=True)
 
-    t, levels = _treatment(sub[treatment], treatment, treated_level)
+    t, levels = _treatment(sub[treatment], treatment, treated)
     m = _numeric(sub[mediator], mediator, "mediator")
     y = _numeric(sub[outcome], outcome, "outcome")
     for column, values in ((mediator, m), (outcome, y)):

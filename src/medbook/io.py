@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import DataError
+from .sanitize import clean_text
 
 __all__ = ["DEFAULT_MAX_BYTES", "TEXT_SUFFIXES", "read_table"]
 
@@ -123,7 +124,7 @@ def read_table(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> pd.DataFram
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as err:
         message = " ".join(str(err).split())
         raise DataError(f"cannot parse data file {name!r}: {message}") from err
-    frame.columns = header
+    frame.columns = [clean_text(c) for c in header]
     return _plain_dtypes(frame)
 
 
@@ -321,6 +322,6 @@ def _read_parquet(path: Path) -> pd.DataFrame:
         raise DataError(f"data file {name!r} has no data rows")
     # Plain conversion: no pandas metadata hooks, extension types become plain columns.
     frame = table.to_pandas(ignore_metadata=True, types_mapper=None)
-    frame.columns = [str(c) for c in frame.columns]
+    frame.columns = [clean_text(c) for c in frame.columns]
     frame.index = pd.RangeIndex(len(frame))
     return _plain_dtypes(frame)

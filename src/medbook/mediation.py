@@ -75,7 +75,7 @@ def mediate(
     cde_at: Sequence[float] | None = None,
     seed: int | None = None,
     drop_missing: bool = False,
-    treated_level: Any = None,
+    treated: Any = None,
     bootstrap_weights: BootstrapWeights = "multinomial",
     scale: Scale = "difference",
     auto_counts: bool = False,
@@ -137,8 +137,10 @@ def mediate(
         Seed for resampling and simulation; the same seed gives identical results.
     drop_missing : bool
         Drop rows with missing values (reported in the result) instead of failing.
-    treated_level : optional
-        Treatment value meaning "treated" (default: the larger value).
+    treated : optional
+        The treatment value of the treated arm. Required unless the treatment
+        is coded 0/1 or false/true (then 1 / true is treated): medbook never
+        guesses a direction from text such as ``"treated"``/``"untreated"``.
     bootstrap_weights : {"multinomial", "poisson"}
         Classical resampling or Poisson(1) weights keyed by seed and row (suited to
         streamed data; the same draws as the Dask route).
@@ -171,7 +173,7 @@ def mediate(
         "interaction": interaction, "mediator_model": mediator_model,
         "outcome_model": outcome_model, "method": method, "n_boot": n_boot, "ci": ci,
         "conf_level": conf_level, "cde_at": cde_at, "seed": seed,
-        "treated_level": treated_level, "bootstrap_weights": bootstrap_weights,
+        "treated": treated, "bootstrap_weights": bootstrap_weights,
         "scale": scale, "auto_counts": auto_counts,
     })
     covariates = () if covariates is None else covariates
@@ -198,7 +200,7 @@ def mediate(
         mediator = mediator[0]
     study = prepare(
         data, treatment, mediator, outcome, covariates,
-        drop_missing=drop_missing, treated_level=opts["treated_level"],
+        drop_missing=drop_missing, treated=opts["treated"],
     )
     pair = _model_pair(study, opts, mediator, outcome)
     scale = check_scale(opts["scale"], study.outcome_kind, outcome)

@@ -24,6 +24,7 @@ from . import __version__
 from .convert import escape_markdown, markdown_to_typst, pandoc_convert
 from .errors import ConfigError
 from .filenames import check_path_text
+from .fonts import uncovered_characters
 from .history import (
     Comparison,
     Previous,
@@ -46,6 +47,7 @@ from .report import (
     template_environment,
 )
 from .results import MediationResult
+from .sanitize import clean_text, clean_tree, display_name
 from .segments import (
     SegmentOutcome,
     forest_table,
@@ -145,7 +147,9 @@ def build_memo(
     check_target(out_dir, lambda p: p.name in OUTPUT_NAMES)
     earlier = _earlier_run(out_dir, previous)
     frame = read_table(study.data)
-    source = DataSource(study.data.name, sha256_file(study.data), study.data.stat().st_size)
+    source = DataSource(
+        display_name(study.data), sha256_file(study.data), study.data.stat().st_size
+    )
     bar = _progress(len(_steps(wanted)), progress)
     step = _stepper(bar)
     try:
@@ -189,9 +193,10 @@ def write_memo(
     res = mediate(frame, **study.mediate_kwargs(), drop_missing=drop_missing)
     if res.data.n_dropped:
         _note(f"dropped {res.data.n_dropped} row(s) with missing values (--drop-missing)")
+    res.warnings.extend(_font_warnings(study, res))
     step("sensitivity")
     readout = analyse(res, on_step=step)
-    plain = readout.context(study, escape=str)
+    plain = readout.context(study, escape=clean_text)
     results = _results(readout, study, plain, source, drop_missing, formats)
     record = run_record(results)
     comparison = compare(previous.record, record) if previous is not None else None
@@ -242,7 +247,9 @@ def _build_segmented(
     previous_root = previous_segment_root(out_dir, previous)
     frame = read_table(study.data)
     values, n_missing = segment_values(frame, column)
-    source = DataSource(study.data.name, sha256_file(study.data), study.data.stat().st_size)
+    source = DataSource(
+        display_name(study.data), sha256_file(study.data), study.data.stat().st_size
+    )
     base = replace(study, covariates=tuple(c for c in study.covariates if c != column))
     title = study.title or f"{study.treatment.label} through {study.mediator.label}"
 
@@ -433,7 +440,7 @@ def _results(
 ) -> dict[str, Any]:
     """Everything computed, plus the exact inputs, as a JSON-safe dict."""
     sens, curve, robustness = readout.sensitivity, readout.curve, readout.robustness
-    return jsonable({
+    return jsonable(clean_tree({
         "medbook_version": __version__,
         "run": {"date": run_date()},
         "inputs": {
@@ -476,7 +483,7 @@ def _results(
             "recommendation": str(plain["recommendation"]["text"]),
         },
         "warnings": [str(w) for w in plain["warnings"]],
-    })
+    }))
 
 
 # --- files ----------------------------------------------------------------------------------
@@ -492,6 +499,25 @@ def _formats(formats: Sequence[str] | str) -> set[str]:
     if not wanted:
         raise ConfigError(f"no output format given (choose from {', '.join(FORMATS)})")
     return wanted
+
+
+def _font_warnings(study: Study, res: MediationResult) -> list[str]:
+    """A warning (also printed) naming characters of the user's text no installed font has."""
+    texts = [study.question, study.title, study.population, *study.covariates]
+    texts += [getattr(study, r).label for r in ("treatment", "mediator", "outcome")]
+    texts += [str(level) for level in res.data.treatment_levels]
+    missing = uncovered_characters(clean_text(t) for t in texts)
+    if not missing:
+        return []
+    codes = ", ".join(f"U+{ord(c):04X}" for c in missing[:8])
+    more = f" and {len(missing) - 8} more" if len(missing) > 8 else ""
+    message = (
+        f"no installed font can draw the characters {codes}{more} of the study's labels; "
+        "they will be missing from the PDFs and figures (install fonts that cover them, "
+        "e.g. Debian's fonts-noto-cjk and fonts-noto-color-emoji)"
+    )
+    _note(message)
+    return [message]
 
 
 def _note(message: str) -> None:

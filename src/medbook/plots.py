@@ -22,8 +22,10 @@ from cycler import cycler
 from matplotlib.figure import Figure
 
 from .errors import ConfigError
+from .fonts import figure_families
 from .history import RunRecord
 from .results import MediationResult, estimand_label
+from .sanitize import clean_text
 from .sensitivity import BiasGrid, RhoSensitivity
 
 __all__ = [
@@ -81,15 +83,15 @@ _HANDOUT = (7.0, 4.2)
 
 @contextmanager
 def _themed(figsize: tuple[float, float] = _HANDOUT) -> Iterator[tuple[Figure, Any]]:
-    with mpl.rc_context(_THEME):
+    with mpl.rc_context({**_THEME, "font.family": list(figure_families())}):
         fig = Figure(figsize=figsize, layout="constrained")
         ax = fig.add_subplot()
         yield fig, ax
 
 
 def _safe(text: Any) -> str:
-    """User text shown literally (no mathtext)."""
-    return str(text).replace("$", r"\$")
+    """User text shown literally: one clean line (:mod:`medbook.sanitize`), no mathtext."""
+    return clean_text(text).replace("$", r"\$")
 
 
 def _finish(fig: Figure, alt: str) -> Figure:
@@ -477,7 +479,7 @@ def trend_plot(runs: Sequence[RunRecord], *, title: str | None = None) -> Figure
         raise ConfigError("a trend needs at least two runs")
     x = np.arange(1, len(runs) + 1)
     ticks = [(r.date or "")[:10] or f"run {i}" for i, r in enumerate(runs, start=1)]
-    with mpl.rc_context(_THEME):
+    with mpl.rc_context({**_THEME, "font.family": list(figure_families())}):
         fig = Figure(figsize=(7.0, 3.0), layout="constrained")
         axes = fig.subplots(1, len(_PANEL_KEYS), sharex=True)
         for ax, key in zip(axes, _PANEL_KEYS, strict=True):
@@ -508,7 +510,7 @@ def segment_forest(table: pd.DataFrame, *, title: str | None = None) -> Figure:
         raise ConfigError(f"segment table needs rows with {', '.join(sorted(needed))}")
     segments = list(dict.fromkeys(table["segment"]))
     y = np.arange(len(segments))[::-1]
-    with mpl.rc_context(_THEME):
+    with mpl.rc_context({**_THEME, "font.family": list(figure_families())}):
         fig = Figure(figsize=(7.0, 0.45 * len(segments) + 1.4), layout="constrained")
         axes = fig.subplots(1, len(_PANEL_KEYS), sharey=True)
         for ax, key in zip(axes, _PANEL_KEYS, strict=True):

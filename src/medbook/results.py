@@ -166,6 +166,8 @@ class MediationResult:
             "n_dropped": self.data.n_dropped,
             "arm_sizes": dict(zip(("control", "treated"), self.data.arm_sizes(), strict=True)),
             "treatment_levels": [str(v) for v in self.data.treatment_levels],
+            "treated_level": str(self.data.treatment_levels[1]),
+            "control_level": str(self.data.treatment_levels[0]),
             "method": self.spec.method,
             "ci": self.spec.ci,
             "conf_level": self.spec.conf_level,
@@ -184,7 +186,8 @@ class MediationResult:
         spec = self.spec
         head = (
             f"MediationResult({spec.treatment} -> {' -> '.join(spec.mediators or (spec.mediator,))}"
-            f" -> {spec.outcome}; n={self.n}, "
+            f" -> {spec.outcome}; n={self.n}, treated={self.data.treatment_levels[1]!r} vs "
+            f"control={self.data.treatment_levels[0]!r}, "
             f"{spec.mediator_model}/{spec.outcome_model} models, "
             f"interaction={spec.interaction}, method={spec.method}"
         )

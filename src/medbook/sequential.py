@@ -307,7 +307,7 @@ def mediate_sequential(
     cde_at: Sequence[float] | None = None,
     seed: int | None = None,
     drop_missing: bool = False,
-    treated_level: Any = None,
+    treated: Any = None,
     bootstrap_weights: str = "multinomial",
 ) -> MediationResult:
     """Joint natural and path-specific effects, or interventional effects.
@@ -331,7 +331,7 @@ def mediate_sequential(
     covariates = list(covariates or ())
     cde_values = _check_options(mediators, confounders, cde_at)
     chain_data = prepare_chain(data, treatment, mediators, outcome, covariates, confounders,
-                               drop_missing=drop_missing, treated_level=treated_level)
+                               drop_missing=drop_missing, treated=treated)
     if confounders and cde_at is None and len(mediators) == 1:
         cde_values = _default_cde(chain_data)
     study = chain_data.study

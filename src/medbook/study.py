@@ -17,6 +17,7 @@ import yaml
 
 from .errors import ConfigError
 from .options import OPTIONS, resolve
+from .sanitize import clean_text
 
 __all__ = ["Role", "Study", "load_study"]
 
@@ -69,8 +70,9 @@ class Study:
         Confidence level of intervals (default 0.95).
     question, title, population : str
         Decision question, memo title and the population studied (free text).
-    treated_level : str, int, float or None
-        Treatment value meaning "treated" (default: the larger value).
+    treated : str, int, float, bool or None
+        Treatment value of the treated arm; required unless the treatment is
+        coded 0/1 or false/true.
     randomized : bool
         Whether treatment was randomised (default true); changes the stated
         identification assumptions.
@@ -103,7 +105,7 @@ class Study:
     question: str = ""
     title: str = ""
     population: str = ""
-    treated_level: Any = None
+    treated: Any = None
     mediator_model: str | tuple[str, ...] = "auto"
     outcome_model: str = "auto"
     bootstrap_weights: str = "multinomial"
@@ -134,7 +136,7 @@ class Study:
             "cde_at": list(self.cde_at) or None,
             "seed": self.seed,
             "conf_level": self.conf_level,
-            "treated_level": self.treated_level,
+            "treated": self.treated,
             "bootstrap_weights": self.bootstrap_weights,
             "scale": self.scale,
             "auto_counts": self.auto_counts,
@@ -210,7 +212,7 @@ def load_study(path: Path, data_override: Path | None = None) -> Study:
     if data_override is not None:
         data = Path(data_override)
     else:
-        data_entry = _text(raw, "data", where, limit=4096)
+        data_entry = _text(raw, "data", where, limit=4096, clean=False)
         data = Path(data_entry)
         if not data.is_absolute():
             data = path.parent / data
@@ -247,16 +249,23 @@ def _type_name(value: Any) -> str:
     return "null" if value is None else type(value).__name__
 
 
-def _check_text(value: str, key: str, where: str, limit: int) -> str:
+def _check_text(value: str, key: str, where: str, limit: int, *, clean: bool = True) -> str:
+    """Length and NUL checks; labels and names are normalised by :func:`clean_text`."""
     if "\x00" in value:
         raise ConfigError(f"study file {where!r}: {key!r} contains a NUL character")
     if len(value) > limit:
         raise ConfigError(f"study file {where!r}: {key!r} is longer than {limit} characters")
-    return value
+    if not clean:
+        return value
+    text = clean_text(value)
+    if not text:
+        raise ConfigError(f"study file {where!r}: {key!r} has no printable characters")
+    return text
 
 
 def _text(
-    raw: dict[str, Any], key: str, where: str, *, default: str | None = None, limit: int = _MAX_TEXT
+    raw: dict[str, Any], key: str, where: str, *, default: str | None = None,
+    limit: int = _MAX_TEXT, clean: bool = True,
 ) -> str:
     value = raw.get(key)
     if value is None:
@@ -267,7 +276,7 @@ def _text(
         raise ConfigError(
             f"study file {where!r}: {key!r} must be a non-empty string, got {_type_name(value)}"
         )
-    return _check_text(value.strip(), key, where, limit)
+    return _check_text(value.strip(), key, where, limit, clean=clean)
 
 
 def _column_name(value: Any, key: str, where: str) -> str:

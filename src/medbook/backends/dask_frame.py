@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..data import VariableKind, _is_text, _missing_mask
+from ..data import VariableKind, _is_text, _missing_mask, treatment_arms
 from ..errors import DataError, MedbookError
 
 __all__ = ["BLOCK_ROWS", "DaskStudy", "survey_frame"]
@@ -237,7 +237,7 @@ def survey_frame(
     return survey
 
 
-def _treatment_levels(survey: _Survey, column: str, treated_level: Any) -> tuple[Any, Any]:
+def _treatment_levels(survey: _Survey, column: str, treated: Any) -> tuple[Any, Any]:
     levels: list[Any] = []
     for s in survey.columns(column):
         levels.extend(v for v in s["values"] if v not in levels)
@@ -247,19 +247,7 @@ def _treatment_levels(survey: _Survey, column: str, treated_level: Any) -> tuple
             f"treatment column {column!r} must have exactly two values, "
             f"found {len(levels)}{'+' if len(levels) > 2 else ''}: {shown}"
         )
-    if treated_level is None:
-        try:
-            control, treated = sorted(levels)
-        except TypeError:
-            control, treated = sorted(levels, key=str)
-        return control, treated
-    matches = [v for v in levels if v == treated_level or str(v) == str(treated_level)]
-    if not matches:
-        raise DataError(
-            f"treated level {treated_level!r} does not occur in treatment column {column!r}"
-        )
-    treated = matches[0]
-    return (levels[1] if levels[0] == treated else levels[0]), treated
+    return treatment_arms(levels, column, treated)
 
 
 def _covariate_plan(survey: _Survey, column: str) -> tuple[str, tuple[Any, ...], list[str]]:
@@ -323,13 +311,13 @@ def encode_frame(
     mediator: str,
     outcome: str,
     covariates: Sequence[str],
-    treated_level: Any,
+    treated: Any,
 ) -> DaskStudy:
     """Fix the encoding from the survey and build the row blocks (lazily)."""
     import dask
     import dask.array as da
 
-    control, treated = _treatment_levels(survey, treatment, treated_level)
+    control, treated = _treatment_levels(survey, treatment, treated)
     m_low, m_high, m_binary = survey.numeric(mediator, "mediator")
     y_low, y_high, y_binary = survey.numeric(outcome, "outcome")
     for column, low, high in ((mediator, m_low, m_high), (outcome, y_low, y_high)):

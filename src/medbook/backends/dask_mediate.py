@@ -148,7 +148,7 @@ def mediate_dask(
     cde_at: Sequence[float] | None,
     seed: int | None,
     drop_missing: bool,
-    treated_level: Any,
+    treated: Any,
 ) -> MediationResult:
     """Run :func:`medbook.mediate` on a Dask data frame (options already validated).
 
@@ -173,7 +173,7 @@ def mediate_dask(
         )
     covariates = [covariates] if isinstance(covariates, str) else list(covariates or ())
     survey = survey_frame(ddf, treatment, mediator, outcome, covariates, drop_missing)
-    study = encode_frame(ddf, survey, treatment, mediator, outcome, covariates, treated_level)
+    study = encode_frame(ddf, survey, treatment, mediator, outcome, covariates, treated)
     m_family = _family(mediator_model, study.mediator_kind, "mediator", mediator)
     y_family = _family(outcome_model, study.outcome_kind, "outcome", outcome)
     route = _Route(study, persist(study.blocks), (m_family, y_family), bool(interaction))

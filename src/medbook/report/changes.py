@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 from ..convert import escape_markdown
 from ..history import Comparison
+from ..numformat import row_formatter
 from ..results import estimand_label
-from .formatting import num, pct
+from .formatting import pct
 from .ratios import is_ratio, on_log
 from .wording import classify
 
@@ -29,7 +30,8 @@ _DIRECTION_WORDS = {
 
 
 def _then_now(row: Any, is_pm: bool) -> str:
-    fmt = pct if is_pm else num
+    values = (row.estimate, row.ci_lower, row.ci_upper)
+    fmt = pct if is_pm else row_formatter([v for v in values if v is not None])
     if row.estimate is None:
         return "n/a"
     return f"{fmt(row.estimate)} ({fmt(row.ci_lower)} to {fmt(row.ci_upper)})"

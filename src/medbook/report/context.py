@@ -20,7 +20,9 @@ from markupsafe import Markup
 
 from ..convert import escape_markdown
 from ..history import Comparison
+from ..numformat import format_level, row_formatter
 from ..results import MediationResult, estimand_label
+from ..sanitize import isolate
 from ..study import Role
 from . import wording
 from .changes import changes_section
@@ -134,7 +136,9 @@ class Inputs:
 
 def _effect_row(record: Mapping[str, Any], ratio: bool) -> dict[str, Any]:
     key = str(record["estimand"])
-    fmt = pct if key == "pm" else num
+    fmt = pct if key == "pm" else row_formatter(
+        [record[k] for k in ("estimate", "ci_lower", "ci_upper")]
+    )
     return {
         "key": key,
         "name": estimand_label(key),
@@ -200,7 +204,7 @@ def effects_section(inp: Inputs) -> dict[str, Any]:
         "conf": f"{100 * conf:g}%",
         "effects": inp.rows,
         "effect": {r["key"]: r for r in inp.rows},
-        "potential_outcomes": {k: num(v) for k, v in res.potential_outcomes.items()},
+        "potential_outcomes": {k: format_level(v) for k, v in res.potential_outcomes.items()},
         "directions": {k: wording.classify(judged[key])
                        for k, key in (("te", "te"), ("nie", "nie1"), ("nde", "nde0"))},
         "sentences": {
@@ -239,7 +243,7 @@ def estimation_section(inp: Inputs) -> dict[str, Any]:
         "interaction": "with" if spec.interaction else "without",
         "method": wording.method_text(spec.method, res.n_replicates, spec.n_boot, spec.seed),
         "interval": wording.interval_kind(spec.method, spec.ci),
-        "cde_at": ", ".join(num(v, 3).rstrip("0").rstrip(".") for v in spec.cde_at),
+        "cde_at": ", ".join(f"{v:.6g}" for v in spec.cde_at),
         "mediator_kind": res.data.mediator_kind,
         "outcome_kind": "count" if spec.outcome_model in ("poisson", "negbin")
         else res.data.outcome_kind,
@@ -259,7 +263,7 @@ def sensitivity_section(inp: Inputs) -> dict[str, Any]:
             "available": sens.available,
             "rho_zero": num(sens.rho_zero, 2) if sens.rho_zero is not None else "none in (-1, 1)",
             "rho_ci_zero": num(sens.rho_ci_zero, 2) if sens.rho_ci_zero is not None else "n/a",
-            "robustness_value": num(sens.robustness_value, 2)
+            "robustness_value": format_level(sens.robustness_value, 2)
             if sens.robustness_value is not None else "n/a",
         },
         "raw": {"rho_zero": sens.rho_zero},
@@ -350,7 +354,9 @@ def build_context(
     figures : mapping, optional
         Figure key (``dag``, ``effects``, ``sensitivity``, ``mediator``) -> relative path.
     escape : callable
-        Escaper for user-supplied text in the target format (identity for plain text).
+        Escaper for user-supplied text in the target format
+        (:func:`medbook.sanitize.clean_text` for plain text). Every user string is
+        escaped, then directionally isolated (:func:`medbook.sanitize.isolate`).
     comparison : medbook.history.Comparison, optional
         This run set against the previous memo's; adds the "What changed" section.
     sections : sequence of callable
@@ -364,7 +370,7 @@ def build_context(
     """
     inputs = Inputs(
         res, Framing.of(study, res), sensitivity, diagnostics_warnings, balance,
-        figures or {}, escape, comparison,
+        figures or {}, lambda value: isolate(escape(value)), comparison,
     )
     chosen = sections_for(res, SECTIONS) if sections is None else sections
     context = _merge(build(inputs) for build in chosen)

@@ -1,14 +1,18 @@
-"""Numbers as the report prints them: fixed decimals, percentages, p-values, intervals."""
+"""Numbers as the report prints them: effects at the resolution of their intervals
+(:mod:`medbook.numformat`), percentages, p-values, intervals."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from ..numformat import row_formatter
 from .ratios import format_ratio, is_ratio
 
-__all__ = ["finite", "format_effect", "interval_text", "num", "p_text", "pct"]
+__all__ = [
+    "effect_formatter", "finite", "format_effect", "interval_text", "num", "p_text", "pct",
+]
 
 
 def finite(value: Any) -> bool:
@@ -45,11 +49,27 @@ def p_text(value: Any) -> str:
     return "< 0.001" if float(value) < 0.001 else f"{float(value):.3f}"
 
 
-def format_effect(value: float, scale: str, *, signed: bool = False) -> str:
+def effect_formatter(row: Mapping[str, Any], scale: str) -> Callable[[Any], str]:
+    """Formatter of an effect's numbers on its scale, at the resolution of its interval.
+
+    See :mod:`medbook.numformat`: the usual decimals (3, or 1 for percentage
+    points) unless the interval is too narrow to show with them.
+    """
+    factor, decimals = (100.0, 1) if scale == "risk difference" else (1.0, 3)
+    values = [row.get(k) for k in ("estimate", "ci_lower", "ci_upper")]
+    fmt = row_formatter([factor * float(v) for v in values if finite(v)], decimals)
+    return lambda value: fmt(factor * float(value)) if finite(value) else "n/a"
+
+
+def format_effect(
+    value: float, scale: str, *, signed: bool = False, row: Mapping[str, Any] | None = None
+) -> str:
     """Format an effect size on its scale.
 
-    Risk differences are given in percentage points, other differences in
-    outcome units with three decimals, ratios with two decimals.
+    Risk differences are given in percentage points (one decimal), other
+    differences in outcome units (three decimals), ratios with two decimals; when
+    ``row`` (the effect's ``estimate, ci_lower, ci_upper``) has a narrower interval,
+    as many more decimals as it takes to show it.
 
     Examples
     --------
@@ -57,22 +77,29 @@ def format_effect(value: float, scale: str, *, signed: bool = False) -> str:
     '6.2 percentage points'
     >>> format_effect(-1.5, "difference", signed=True)
     '-1.500'
+    >>> format_effect(2e-4, "difference", row={"estimate": 2e-4, "ci_lower": 1.2e-4,
+    ...                                        "ci_upper": 2.9e-4})
+    '0.00020'
     """
     if not finite(value):
         return "n/a"
     if is_ratio(scale):
         return format_ratio(value)
+    text = effect_formatter(row or {"estimate": value}, scale)(value)
+    if signed and not text.startswith("-"):
+        text = "+" + text
     if scale == "risk difference":
-        text = f"{100 * value:{'+' if signed else ''}.1f}"
         return f"{text} percentage points" if not signed else f"{text} pp"
-    return f"{value:{'+' if signed else ''}.3f}"
+    return text
 
 
 def interval_text(row: Mapping[str, Any], scale: str) -> str:
-    """``"lower to upper"`` of a row, in percentage points for a risk difference."""
+    """``"lower to upper"`` of a row (percentage points for a risk difference), at the
+    resolution of the interval."""
     lo, hi = row["ci_lower"], row["ci_upper"]
     if is_ratio(scale):
         return f"{format_ratio(lo)} to {format_ratio(hi)}"
-    if scale == "risk difference":
-        return f"{num(100 * lo, 1)} to {num(100 * hi, 1)}" if finite(lo) else "n/a"
-    return f"{num(lo)} to {num(hi)}"
+    if not finite(lo):
+        return "n/a"
+    fmt = effect_formatter(row, scale)
+    return f"{fmt(lo)} to {fmt(hi)}"

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..numformat import format_level
 from .formatting import num
 from .wording import classify
 
@@ -140,9 +141,9 @@ def rho_headline(numbers: Mapping[str, Any]) -> str:
         f"between the mediator and outcome errors reached {crossing:.2f}: an unmeasured "
         f"confounder would have to explain, for example, {abs(crossing):.0%} of the "
         f"residual variance of both the mediator and the outcome{signs} "
-        f"(R\u00b2_M*\u00b7R\u00b2_Y* = {numbers['r2_star_product']:.3f}; as shares "
+        f"(R\u00b2_M*\u00b7R\u00b2_Y* = {format_level(numbers['r2_star_product'])}; as shares "
         "of the total variances, "
-        f"R\u0303\u00b2_M\u00b7R\u0303\u00b2_Y = {numbers['r2_tilde_product']:.3f})."
+        f"R\u0303\u00b2_M\u00b7R\u0303\u00b2_Y = {format_level(numbers['r2_tilde_product'])})."
     )
 
 
@@ -220,7 +221,7 @@ def sensitivity_sentence(
     else:
         share = (
             f" (a confounder whose partial R² with the mediator times its partial R² with the "
-            f"outcome reaches {num(sens.r2_star)})"
+            f"outcome reaches {format_level(sens.r2_star)})"
             if sens.r2_star is not None else ""
         )
         parts.append(

@@ -129,10 +129,10 @@ def effect_sentence(
     if direction == "inconclusive":
         return (
             f"The data do not show a clear {name}: the estimate is "
-            f"{format_effect(est, scale, signed=True)} and its {ci} includes zero."
+            f"{format_effect(est, scale, signed=True, row=row)} and its {ci} includes zero."
         )
     verb = "increased" if direction == "positive" else "decreased"
-    size = f"{format_effect(abs(est), scale)} ({ci})"
+    size = f"{format_effect(abs(est), scale, row=row)} ({ci})"
     if what == "total":
         return f"{treatment} {verb} {outcome} by {size}."
     if what == "indirect":
