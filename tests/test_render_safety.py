@@ -269,6 +269,10 @@ def test_huge_output_is_truncated_with_a_note(
     assert "output truncated: this cell printed more than 20,000 characters" in html
     assert "next cell" in html and "gone" not in html
     assert 20_000 <= html.count("x") < 60_000
+    monkeypatch.setenv("MEDBOOK_OUTPUT_LIMIT", "30000")  # cached outputs were cut shorter
+    again = render_book(book, to="html", engine="builtin", quiet=True)
+    assert again.executed == ["index.qmd"]
+    assert 30_000 <= (book / "_book" / "index.html").read_text().count("x") < 70_000
 
 
 def test_failed_chapter_keeps_the_previous_site(tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ from ..errors import RenderError
 from ..interrupts import deferred_signals
 from .assemble import ChapterSource, assemble_chapter
 from .cache import ChapterCache, MemoStore, chapter_key, data_files, hash_files, package_hash
-from .client import kill_kernels
+from .client import kill_kernels, output_limit
 from .crossref import ChapterIndex, PandocRunner, number_chapter, resolve_chapter, set_meta
 from .execute import ExecutedChapter, execute_document
 from .outdir import check_output_dir, write_stamp
@@ -126,7 +126,8 @@ def _execute_all(
         )
         if _needs_kernel(doc):
             files = data_files(project.root, entry.path, code)
-            key = chapter_key(text, defaults, pkg_digest, hash_files(files, project.root))
+            options = {**defaults, "medbook-output-limit": output_limit()}  # cuts outputs
+            key = chapter_key(text, options, pkg_digest, hash_files(files, project.root))
         else:  # nothing runs: only the text matters
             key = chapter_key(text, defaults, "", "")
         keys.append(key)
