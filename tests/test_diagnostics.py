@@ -11,6 +11,7 @@ import pytest
 
 import medbook
 from medbook.diagnostics import RULES, diagnose
+from medbook.fit import Status
 from medbook.simulate import simulate_binary, simulate_linear
 
 
@@ -96,7 +97,7 @@ def test_failed_replicates_and_separation_rules():
     failing = dataclasses.replace(res, n_failed=5, n_replicates=35)
     assert any("5 of 40 replicates" in w for w in diagnose(failing).warnings)
     separated = dataclasses.replace(
-        res, outcome_fit=dataclasses.replace(res.outcome_fit, separated=np.array([True]))
+        res, outcome_fit=dataclasses.replace(res.outcome_fit, status=np.array([Status.LIMIT]))
     )
     assert any("separation" in w for w in diagnose(separated).warnings)
     assert not any("replicates" in w for w in diagnose(res).warnings)

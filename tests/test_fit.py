@@ -15,7 +15,7 @@ import statsmodels.api as sm
 import medbook
 import medbook.weights as weights_module
 from medbook.errors import FitError
-from medbook.fit import fit_glm, fit_model
+from medbook.fit import Status, fit_glm, fit_model
 from medbook.weights import BLOCK_ROWS, ReplicateWeights
 
 TOL = 1e-8
@@ -180,31 +180,70 @@ def test_separated_replicates_are_flagged_and_others_match_statsmodels():
         assert _rel(fit.coef[b], _reference("logit", y, design, freq=w[b]).params) < 1e-7
 
 
-def test_failed_bootstrap_replicates_are_counted_warned_and_excluded():
+def test_quasi_separated_replicates_are_limit_fits_equal_to_the_reduced_fit():
+    """With the rare dummy as a nuisance column, a replicate whose rare rows all share one
+    outcome is a limit fit: the other coefficients equal statsmodels' fit of the rows
+    outside the level without the dummy (the MLE the divergent fit tends to)."""
+    frame, rare_rows = _rare_level_problem()
+    design = np.column_stack([np.ones(len(frame)), frame[["t", "m", "x", "rare"]].to_numpy()])
+    y = frame["y"].to_numpy()
+    weights = ReplicateWeights(len(y), 60, "multinomial", seed=4)
+    fit = fit_model("logit", design, y, weights, ("const", "t", "m", "x", "rare"), focal=(1, 2))
+    w = weights.matrix()
+    ones, zero = w[:, rare_rows[:2]].sum(axis=1), w[:, rare_rows[2]]
+    separated = ((ones > 0) & (zero == 0)) | ((ones == 0) & (zero > 0))
+    assert separated.any() and fit.ok.all()
+    assert np.all(fit.status[separated] == Status.LIMIT)
+    assert np.all(fit.status[~separated] == Status.CONVERGED)
+    outside = design[:, 4] == 0
+    for b in np.flatnonzero(separated)[:5]:
+        ref = _reference("logit", y[outside], design[outside, :4], freq=w[b, outside])
+        assert _rel(fit.coef[b, :4], ref.params) < 1e-6
+        assert abs(fit.coef[b, 4]) > 10  # the dummy's coefficient ran towards +-infinity
+
+
+def test_quasi_separated_replicates_are_kept_and_counted():
     frame, _ = _rare_level_problem()
     res = medbook.mediate(frame, "t", "m", "y", ["x", "rare"], n_boot=200, seed=4)
-    assert 0 < res.n_failed < 100
-    assert res.n_replicates == 200 - res.n_failed
-    assert len(res.replicates) == res.n_replicates
-    assert any("failed" in w and str(res.n_failed) in w for w in res.warnings)
-    assert res.to_dict()["n_failed"] == res.n_failed
-    # diverging separated fits are not averaged in: every kept replicate is a sane risk difference
+    assert res.n_failed == 0 and res.n_replicates == 200 == len(res.replicates)
+    assert 0 < res.n_quasi_separated < 200
+    out = res.to_dict()
+    assert out["n_quasi_separated"] == res.n_quasi_separated
+    assert out["replicate_accounting"]["kept"] == 200
     kept = res.replicates[["te", "nde0", "nie1"]].to_numpy()
     assert np.isfinite(kept).all() and np.abs(kept).max() < 1.0
     assert res.row("te")["std_error"] < 0.2
 
 
-def test_too_many_failed_replicates_is_an_error():
-    """More than half of the replicates failing is a FitError, not a silent result."""
-    frame, _ = _rare_level_problem()
-    # two more dummies with one y=1 and one y=0 row each: a replicate fails unless it keeps
-    # both rows of both dummies (probability ~ 0.4^2)
-    for k, column in enumerate(["rare2", "rare3"]):
-        frame[column] = 0.0
-        frame.loc[[np.flatnonzero(frame["y"] == 1)[5 + k], np.flatnonzero(frame["y"] == 0)[5 + k]],
-                  column] = 1.0
+def _mediator_separation_problem():
+    """The outcome is 1 exactly when the mediator is positive, except for one row: every
+    replicate that leaves that row out is separated by the mediator (effects undefined)."""
+    rng = np.random.default_rng(7)
+    n = 300
+    t = rng.binomial(1, 0.5, n).astype(float)
+    x = rng.normal(size=n)
+    m = 0.5 * t + x + rng.normal(size=n)
+    y = (m > 0).astype(float)
+    positive = np.flatnonzero(m > 0)
+    y[positive[np.argsort(m[positive])[positive.size // 2]]] = 0.0
+    return pd.DataFrame({"t": t, "m": m, "y": y, "x": x})
+
+
+def test_replicates_separated_by_the_mediator_are_excluded_with_their_reason():
+    frame = _mediator_separation_problem()
+    res = medbook.mediate(frame, "t", "m", "y", ["x"], n_boot=100, seed=1)
+    reason = "treatment or mediator separates the outcome"
+    assert 10 < res.n_failed == res.accounting.excluded[reason] < 50
+    assert res.n_replicates == 100 - res.n_failed == len(res.replicates)
+    assert any(str(res.n_failed) in w and reason in w for w in res.warnings)
+    assert res.to_dict()["replicate_accounting"]["excluded"] == {reason: res.n_failed}
+
+
+def test_too_many_failed_replicates_is_an_error(monkeypatch):
+    """More excluded replicates than the limit is a FitError, not a silent result."""
+    monkeypatch.setattr(medbook.replicates, "_EXCLUDED_SHARE_LIMIT", 0.1)
     with pytest.raises(FitError, match="replicates failed"):
-        medbook.mediate(frame, "t", "m", "y", ["x", "rare2", "rare3"], n_boot=100, seed=1)
+        medbook.mediate(_mediator_separation_problem(), "t", "m", "y", ["x"], n_boot=100, seed=1)
 
 
 def test_no_convergence_is_reported():

@@ -51,6 +51,8 @@ class StudyData:
         Positions (0-based) in the input frame of the rows used.
     n_dropped : int
         Rows removed because of missing values (only with ``drop_missing``).
+    reference_levels : dict
+        Reference (first, not encoded) level of each categorical covariate.
     """
 
     treatment: np.ndarray
@@ -65,6 +67,7 @@ class StudyData:
     outcome_kind: VariableKind
     rows: np.ndarray = field(repr=False)
     n_dropped: int = 0
+    reference_levels: dict[str, str] = field(default_factory=dict)
 
     @property
     def n(self) -> int:
@@ -383,11 +386,14 @@ def prepare(
         raise DataError(f"treatment column {treatment!r} has an empty arm")
 
     blocks: list[np.ndarray] = []
+    reference: dict[str, str] = {}
     names: list[str] = []
     for column in covariates:
         block, block_names = _encode_covariate(sub[column], column)
         blocks.append(block)
         names.extend(block_names)
+        if block_names[0] != column:  # categorical: remember the level without a dummy
+            reference[column] = str(sub[column].to_numpy()[block.sum(axis=1) == 0][0])
     x = np.hstack(blocks) if blocks else np.empty((rows.size, 0))
 
     n_params = 4 + x.shape[1]
@@ -408,4 +414,5 @@ def prepare(
         outcome_kind=_kind(y),
         rows=rows,
         n_dropped=int(missing.sum()),
+        reference_levels=reference,
     )

@@ -16,12 +16,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .errors import FitError
 from .fit import ModelFit, ModelPair, fit_pair
+from .replicates import ReplicateAccounting, account
 from .weights import ReplicateWeights
 
 __all__ = [
-    "FAILED_SHARE_LIMIT",
     "JACKKNIFE_MAX_GROUPS",
     "Evaluate",
     "Inference",
@@ -39,8 +38,6 @@ __all__ = [
 
 #: Estimands of coefficient batches ``(alpha, beta, sigma[, weights, means])``.
 Evaluate = Callable[..., dict[str, np.ndarray]]
-#: Above this share of failed replicates the analysis is refused.
-FAILED_SHARE_LIMIT = 0.5
 #: Jackknife groups for the BCa acceleration (leave-one-out below this ``n``).
 JACKKNIFE_MAX_GROUPS = 1000
 
@@ -141,7 +138,7 @@ class Inference:
     replicates : pandas.DataFrame or None
         Estimands of every successful replicate or draw.
     n_failed : int
-        Replicates that failed to fit.
+        Replicates excluded from the intervals (``accounting.n_excluded``).
     acceleration : dict or None
         BCa acceleration per estimand.
     warnings : list of str
@@ -153,6 +150,9 @@ class Inference:
     n_failed: int = 0
     acceleration: dict[str, float] | None = None
     warnings: list[str] = field(default_factory=list)
+    accounting: ReplicateAccounting = field(
+        default_factory=lambda: ReplicateAccounting(requested=0, kept=0)
+    )
 
     @property
     def n_replicates(self) -> int:
@@ -198,7 +198,7 @@ def delta_inference(
 
 def replicate_inference(
     draws: dict[str, np.ndarray],
-    ok: np.ndarray,
+    fits: Sequence[ModelFit],
     point: dict[str, float],
     keys: Sequence[str],
     conf_level: float,
@@ -207,12 +207,19 @@ def replicate_inference(
 ) -> Inference:
     """Standard errors, intervals and p-values from replicates (bootstrap or quasi-Bayes).
 
+    ``fits`` are the replicate fits (their per-replicate status); none for draws.
+    Every replicate is accounted for (:func:`medbook.replicates.account`).
+
     Raises
     ------
     FitError
-        When fewer than two replicates, or more than half of them, failed.
+        When fewer than two replicates are kept, or more than half are excluded.
     """
-    n_failed, warnings = _failures(ok)
+    ok, accounting = account(fits, draws, keys)
+    warnings = [] if not accounting.n_excluded else [
+        f"{accounting.n_excluded} of {accounting.requested} replicates failed to fit and "
+        "were excluded from the intervals: " + accounting.sentence()
+    ]
     replicates = pd.DataFrame({k: draws[k][ok] for k in keys})
     rows = {}
     for key in keys:
@@ -229,21 +236,9 @@ def replicate_inference(
             "ci_upper": hi,
             "p_value": replicate_p_value(reps),
         }
-    return Inference(rows, ci, replicates, n_failed, acceleration, warnings)
-
-
-def _failures(ok: np.ndarray) -> tuple[int, list[str]]:
-    n_failed = int((~ok).sum())
-    if ok.sum() < 2 or n_failed > FAILED_SHARE_LIMIT * ok.size:
-        raise FitError(
-            f"{n_failed} of {ok.size} bootstrap replicates failed (separation or no "
-            "convergence); the models are too fragile for these data"
-        )
-    warnings = [] if not n_failed else [
-        f"{n_failed} of {ok.size} bootstrap replicates failed to fit (separation or "
-        "no convergence) and were excluded from the intervals"
-    ]
-    return n_failed, warnings
+    return Inference(
+        rows, ci, replicates, accounting.n_excluded, acceleration, warnings, accounting
+    )
 
 
 def bootstrap_inference(
@@ -266,13 +261,11 @@ def bootstrap_inference(
     n = pair.m.shape[0]
     weights = ReplicateWeights(n, n_boot, weights_kind, seed)
     med_b, out_b, means = fit_pair(pair, weights, start=start)
-    ok = med_b.ok & out_b.ok
-    _failures(ok)
     draws = evaluate(med_b.coef, out_b.coef, med_b.sigma, weights, means)
     acceleration = None
     if ci == "bca":
         acceleration = _jackknife_acceleration(pair, evaluate, n, seed, keys)
-    return replicate_inference(draws, ok, point, keys, conf_level, ci, acceleration)
+    return replicate_inference(draws, (med_b, out_b), point, keys, conf_level, ci, acceleration)
 
 
 def _jackknife_acceleration(
@@ -303,4 +296,4 @@ def quasi_bayes_inference(
     alpha, sigma = quasi_bayes_draws(med_fit, n_draws, rng)
     beta, _ = quasi_bayes_draws(out_fit, n_draws, rng)
     draws = evaluate(alpha, beta, sigma)
-    return replicate_inference(draws, np.ones(n_draws, dtype=bool), point, keys, conf_level, ci)
+    return replicate_inference(draws, (), point, keys, conf_level, ci)

@@ -39,6 +39,7 @@ from .inference import (
     quasi_bayes_inference,
 )
 from .options import resolve
+from .replicates import limit_fit_warnings
 from .results import EFFECT_COLUMNS, MediationResult, MediationSpec
 from .scales import Scale, check_scale, from_working, scale_label, working
 from .sequential import mediate_sequential
@@ -233,12 +234,14 @@ def mediate(
         n=study.n,
         n_replicates=inference.n_replicates,
         n_failed=inference.n_failed,
-        warnings=_warnings(q_error, inference, study),
+        warnings=limit_fit_warnings(study, {mediator: med_fit, outcome: out_fit})
+        + _warnings(q_error, inference, study),
         replicates=inference.replicates,
         mediator_fit=med_fit,
         outcome_fit=out_fit,
         data=study,
         details=_details(model, q_error, opts, inference),
+        accounting=inference.accounting,
     )
 
 

@@ -10,6 +10,7 @@ import pandas as pd
 from .data import StudyData
 from .fit import ModelFit
 from .jsonsafe import jsonable
+from .replicates import ReplicateAccounting
 
 __all__ = ["EFFECT_COLUMNS", "MediationResult", "MediationSpec", "estimand_label"]
 
@@ -87,7 +88,7 @@ class MediationResult:
     n_replicates : int
         Successful bootstrap replicates or simulation draws (0 for the delta method).
     n_failed : int
-        Replicates dropped because a model failed to converge or separated.
+        Replicates excluded from the intervals (``accounting.n_excluded``).
     warnings : list of str
         Plain-language cautions a report should repeat.
     replicates : pandas.DataFrame or None
@@ -103,6 +104,8 @@ class MediationResult:
         several mediators or post-treatment confounders (empty otherwise).
     model_data : dict
         The design matrix and response of each of ``models`` (not serialised).
+    accounting : ReplicateAccounting
+        Replicates kept, kept as limit fits (``n_quasi_separated``) and excluded by reason.
     """
 
     effects: pd.DataFrame
@@ -120,6 +123,14 @@ class MediationResult:
     details: dict[str, Any] = field(default_factory=dict)
     models: dict[str, ModelFit] = field(default_factory=dict)
     model_data: dict[str, tuple[Any, Any]] = field(default_factory=dict, repr=False)
+    accounting: ReplicateAccounting = field(
+        default_factory=lambda: ReplicateAccounting(requested=0, kept=0)
+    )
+
+    @property
+    def n_quasi_separated(self) -> int:
+        """Kept replicates in which a model is a limit fit (nuisance quasi-separation)."""
+        return self.accounting.n_quasi_separated
 
     def __getitem__(self, estimand: str) -> float:
         """Point estimate of one estimand, e.g. ``res["nie1"]``."""
@@ -174,6 +185,8 @@ class MediationResult:
             "n_boot": self.spec.n_boot,
             "n_replicates": self.n_replicates,
             "n_failed": self.n_failed,
+            "n_quasi_separated": self.n_quasi_separated,
+            "replicate_accounting": self.accounting.to_dict(),
             "seed": self.spec.seed,
             "scale": self.scale,
             "spec": spec,

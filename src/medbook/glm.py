@@ -1,0 +1,359 @@
+"""Batched Newton-Raphson for binary-response GLMs that cannot blow up.
+
+One call fits ``B`` replicate weightings of the same design at once; the rows are
+visited in chunks (:meth:`ReplicateWeights.map_chunks`) and each pass returns, for
+every replicate still iterating, the weighted log-likelihood, score and information.
+
+Safeguards:
+
+* step-halving: a step that does not increase the log-likelihood is halved
+  (the next pass evaluates the shorter step, so an accepted step costs one pass);
+* the family's per-row terms are finite for any finite linear predictor and
+  standardised coefficients are kept below ``1e8``, so NaN or inf never reaches
+  a linear-algebra call;
+* a resample that leaves a covariate level out (a rank-deficient design) is fitted
+  on its identified directions, like R's ``glm`` (:func:`medbook.fitcore.null_space`).
+
+Each replicate ends with a :class:`~medbook.fitcore.Status`: converged; a limit fit
+(the log-likelihood reached its supremum while a nuisance direction diverges -
+quasi-separation by a covariate - so the effects are the limit's); or excluded
+(separation by a focal column, a focal column constant in the resample, no
+convergence).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import linalg
+
+from .errors import FitError
+from .families import GLMFamily, get_family
+from .fitcore import (
+    FOCAL_SHARE,
+    ModelFit,
+    Status,
+    back_transform,
+    check_rank,
+    const_index,
+    focal_mask,
+    focal_share,
+    null_space,
+    outer_upper,
+    solve,
+    standardise,
+    symmetric,
+    upper,
+)
+from .weights import ReplicateWeights
+
+__all__ = ["fit_glm"]
+
+_MAX_ITER = 100  # passes over the rows, halvings included
+# Newton's method converges quadratically: after a step of size s the remaining
+# error is O(s^2), so a step below 1e-6 leaves an error near 1e-12.
+_TOL = 1e-6
+# Relative log-likelihood gain below which a fit whose coefficients still move has
+# reached its supremum (R's glm stops on a relative deviance change of 1e-8).
+_PLATEAU = 1e-10
+_SLACK = 1e-12  # a relative decrease this small is rounding, not a worse step
+_MAX_HALVINGS = 40
+_BETA_LIMIT = 1e8  # standardised coefficients beyond this are cut back
+# Curvature-to-spread ratio below which a direction has lost all information
+# (every row it moves has a fitted probability numerically at 0 or 1).
+_LOST = 1e-6
+_OUTER_CACHE_BYTES = 256 * 2**20
+
+
+class _OuterCache:
+    """Per-chunk outer products of the design rows, kept across iterations if small."""
+
+    def __init__(self, keep: bool):
+        self.keep = keep
+        self.store: dict[int, np.ndarray] = {}
+
+    def __call__(self, rows: slice, xc: np.ndarray) -> np.ndarray:
+        if rows.start in self.store:
+            return self.store[rows.start]
+        outer = outer_upper(xc)
+        if self.keep:
+            self.store[rows.start] = outer
+        return outer
+
+
+class _RowPasses:
+    """Weighted sums over the rows for the replicates still iterating."""
+
+    def __init__(self, family: GLMFamily, xs: np.ndarray, y: np.ndarray, weights):
+        self.family, self.xs, self.y, self.weights = family, xs, y, weights
+        self.p = xs.shape[1]
+        self.outer = _OuterCache(xs.shape[0] * self.p * (self.p + 1) // 2 * 8 <= _OUTER_CACHE_BYTES)
+
+    def __call__(self, beta: np.ndarray, todo: np.ndarray, first: bool):
+        """``(loglik (k,), score (k, p), info (k, p(p+1)/2), gram (B, p(p+1)/2) or 0)``."""
+        b, xs, y, family = self.weights.n_rep, self.xs, self.y, self.family
+
+        def chunk(rows: slice, w: np.ndarray):
+            xc = xs[rows]
+            w_todo = w if todo.size == b else w[todo]
+            ll, s, h = family.terms(beta @ xc.T, y[rows])
+            ll_sum = np.einsum("bn,bn->b", w_todo, ll)
+            if b == 1:  # one weighting: X' D X directly is cheaper than outer products
+                return (
+                    ll_sum,
+                    (w * s) @ xc,
+                    upper((xc * (w * h).T).T @ xc)[None],
+                    upper((xc * w.T).T @ xc)[None] if first else 0.0,
+                )
+            outer = self.outer(rows, xc)
+            s *= w_todo
+            h *= w_todo
+            return ll_sum, s @ xc, h @ outer, (w @ outer if first else 0.0)
+
+        parts = self.weights.map_chunks(chunk, per_row_values=self.p)
+        return tuple(sum(part[i] for part in parts) for i in range(4))
+
+
+@dataclass
+class _Newton:
+    """Per-replicate state of the batched iteration."""
+
+    beta: np.ndarray  # (B, p) current point; final once a replicate stops
+    base: np.ndarray  # (B, p) last accepted point
+    step: np.ndarray  # (B, p) step taken from ``base``
+    best: np.ndarray  # (B,) log-likelihood at ``base``
+    halvings: np.ndarray
+    info: np.ndarray  # (B, p, p) information at ``base``
+    active: np.ndarray
+    converged: np.ndarray
+    running: np.ndarray  # stopped on a plateau while the coefficients still move
+    failed: np.ndarray  # no finite step could be found
+    capped: np.ndarray  # still iterating when the pass cap was reached
+    gram: np.ndarray | None = None
+    ridge: np.ndarray | None = None
+    focal_null: np.ndarray | None = None
+
+    @classmethod
+    def start(cls, beta: np.ndarray) -> _Newton:
+        b, p = beta.shape
+        flags = [np.zeros(b, dtype=bool) for _ in range(4)]
+        return cls(
+            beta=beta.copy(), base=beta.copy(), step=np.zeros((b, p)), best=np.full(b, -np.inf),
+            halvings=np.zeros(b, dtype=int), info=np.zeros((b, p, p)),
+            active=np.ones(b, dtype=bool), converged=flags[0], running=flags[1], failed=flags[2],
+            capped=flags[3],
+        )
+
+    def reject(self, rows: np.ndarray) -> None:
+        """Halve the last step of ``rows`` (their new point was not better)."""
+        self.step[rows] *= 0.5
+        self.beta[rows] = self.base[rows] + self.step[rows]
+        self.halvings[rows] += 1
+        stuck = rows[self.halvings[rows] > _MAX_HALVINGS]
+        self.beta[stuck] = self.base[stuck]
+        self.failed[stuck] = True
+        self.active[stuck] = False
+
+    def accept(self, rows, ll, score, info) -> None:
+        """Take a Newton step from the newly accepted points ``rows``."""
+        gain = np.where(self.halvings[rows] == 0, ll - self.best[rows], np.inf)  # full steps only
+        self.best[rows], self.base[rows], self.halvings[rows] = ll, self.beta[rows], 0
+        self.info[rows] = info
+        step, solved = solve(info + self.ridge[rows], score)
+        self.failed[rows[~solved]] = True
+        self.active[rows[~solved]] = False
+        rows, step, gain = rows[solved], step[solved], gain[solved]
+        target = self.base[rows] + step
+        reach = np.max(np.abs(target), axis=1)
+        step *= np.minimum(1.0, _BETA_LIMIT / np.maximum(reach, 1e-300))[:, None]
+        target = self.base[rows] + step
+        done = np.max(np.abs(step), axis=1) / (1.0 + np.max(np.abs(target), axis=1)) < _TOL
+        flat = ~done & (gain < _PLATEAU * (np.abs(self.best[rows]) + 1.0))
+        self.step[rows] = step
+        self.beta[rows] = np.where(flat[:, None], self.base[rows], target)
+        self.converged[rows[done]] = True
+        self.running[rows[flat]] = True
+        self.active[rows[done | flat]] = False
+
+
+def _iterate(passes: _RowPasses, beta: np.ndarray, names, focal, max_iter: int) -> _Newton:
+    """Newton-Raphson with step-halving for every replicate until each one stops."""
+    state = _Newton.start(beta)
+    p = beta.shape[1]
+    for iteration in range(max_iter):
+        todo = np.flatnonzero(state.active)
+        ll, score, info, gram = passes(state.beta[todo], todo, iteration == 0)
+        if iteration == 0:
+            state.gram = symmetric(gram, p)
+            if beta.shape[0] == 1:
+                check_rank(state.gram[0], names)
+            state.ridge, _, state.focal_null = null_space(state.gram, focal)
+        tolerance = _SLACK * (np.abs(state.best[todo]) + 1.0)
+        worse = ~(ll >= state.best[todo] - tolerance)  # NaN counts as worse
+        state.reject(todo[worse])
+        good = ~worse
+        if iteration == 0:  # effects are undefined there: no need to iterate further
+            good &= ~state.focal_null[todo]
+            state.active[todo[state.focal_null[todo]]] = False
+        if good.any():
+            state.accept(todo[good], ll[good], score[good], symmetric(info[good], p))
+        if not state.active.any():
+            break
+    left = np.flatnonzero(state.active)  # hit the cap: classified like a plateau
+    state.beta[left] = state.base[left]
+    state.capped[left] = True
+    return state
+
+
+def _lost_directions(info: np.ndarray, gram: np.ndarray) -> np.ndarray:
+    """``(p, k)`` directions (in the identified space) along which the information vanished.
+
+    ``info = X'diag(w h)X`` and ``gram = X'diag(w)X``; their ratio along a direction is a
+    weighted average of the per-row curvature ``h``, which only vanishes when every
+    row that the direction moves has a fitted probability numerically at 0 or 1.
+    """
+    vals, vecs = np.linalg.eigh(gram)
+    keep = vals > 1e-10 * vals[-1]
+    whiten = vecs[:, keep] / np.sqrt(vals[keep])
+    ratio, u = np.linalg.eigh(whiten.T @ info @ whiten)
+    return whiten @ u[:, ratio < _LOST]
+
+
+def _classify(state: _Newton, focal: np.ndarray) -> tuple[np.ndarray, dict[int, np.ndarray]]:
+    """Status per replicate and the diverging directions of the limit/separated ones."""
+    status = np.full(state.beta.shape[0], Status.CONVERGED, dtype=np.int8)
+    lost: dict[int, np.ndarray] = {}
+    for b in np.flatnonzero((state.running | state.capped) & ~state.failed & ~state.focal_null):
+        directions = _lost_directions(state.info[b], state.gram[b])
+        if directions.shape[1]:
+            lost[int(b)] = directions
+            separated = np.any(focal_share(directions, focal) > FOCAL_SHARE)
+            status[b] = Status.SEPARATED if separated else Status.LIMIT
+        elif state.capped[b]:
+            status[b] = Status.NOT_CONVERGED
+        else:  # flat after a full step but nothing diverges: the step left is tiny
+            state.beta[b] = state.base[b] + state.step[b]
+    status[state.failed] = Status.NOT_CONVERGED
+    status[state.focal_null] = Status.SINGULAR
+    return status, lost
+
+
+def fit_glm(
+    x: np.ndarray,
+    y: np.ndarray,
+    weights: ReplicateWeights,
+    names: tuple[str, ...],
+    family: str = "logit",
+    max_iter: int = _MAX_ITER,
+    start: np.ndarray | None = None,
+    focal: Sequence[int] | None = None,
+) -> ModelFit:
+    """Weighted binary-response regression by batched, safeguarded Newton iterations.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        ``(n, p)`` design matrix including the constant column.
+    y : numpy.ndarray
+        ``(n,)`` 0/1 response.
+    weights : ReplicateWeights
+        Frequency weights; ``B = 1`` with unit weights gives the ordinary fit.
+    names : tuple of str
+        Column names, used in error messages and tables.
+    family : str
+        A key of :data:`medbook.families.FAMILIES` (``"logit"``, ``"probit"``).
+    max_iter : int
+        Cap on passes over the rows; replicates still iterating are flagged.
+    start : numpy.ndarray, optional
+        ``(p,)`` starting coefficients (e.g. the point fit, to warm-start replicates).
+    focal : sequence of int, optional
+        Columns whose separation leaves the effects undefined (treatment, mediator,
+        their product); by default every column but the constant.
+
+    Returns
+    -------
+    ModelFit
+        ``status`` per replicate; at ``B = 1`` ``cov`` is the inverse observed
+        information (on the identified directions of a limit fit).
+
+    Raises
+    ------
+    FitError
+        At ``B = 1``: a collinear column, separation by a focal column (named), or
+        no convergence.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> x = np.column_stack([np.ones(200), rng.normal(size=200)])
+    >>> y = (rng.uniform(size=200) < 1 / (1 + np.exp(-x[:, 1]))).astype(float)
+    >>> fit = fit_glm(x, y, ReplicateWeights(200), ("const", "x"))
+    >>> fit.coef.shape, bool(fit.ok[0])
+    ((1, 2), True)
+    """
+    fam = get_family(family)
+    const = const_index(x)
+    xs, shift, scale = standardise(x, const)
+    a = back_transform(shift, scale, const)
+    b, p = weights.n_rep, x.shape[1]
+    beta = np.zeros((b, p))
+    if start is not None:
+        beta[:] = np.linalg.solve(a, start)
+    mask = focal_mask(p, None if focal is None else tuple(focal), const)
+    state = _iterate(_RowPasses(fam, xs, y, weights), beta, names, mask, max_iter)
+    status, lost = _classify(state, mask)
+    coef = state.beta @ a.T
+    if b > 1:
+        return ModelFit(family, names, coef, np.ones(b), status)  # type: ignore[arg-type]
+    if status[0] == Status.NOT_CONVERGED:
+        raise FitError(f"no convergence after {max_iter} iterations")
+    cov, limit_terms = _point_summary(fam, xs, y, weights, state, status, lost, mask, names)
+    moved = np.abs(xs @ lost[0]).max(axis=1) if 0 in lost else np.zeros(0)
+    return ModelFit(
+        family=fam.name,  # type: ignore[arg-type]
+        names=names, coef=coef, sigma=np.ones(1), status=status,
+        cov=a @ cov @ a.T, limit_terms=limit_terms,
+        limit_rows=np.flatnonzero(moved > 1e-6 * moved.max()) if moved.size else None,
+    )
+
+
+def _point_summary(fam, xs, y, weights, state, status, lost, mask, names):
+    """Covariance of the point fit and its diverging terms; FitError if effects are undefined."""
+    directions = lost.get(0, np.zeros((xs.shape[1], 0)))
+    if status[0] == Status.SEPARATED:
+        share = np.abs(directions[mask]).max(axis=1)
+        column = names[np.flatnonzero(mask)[int(np.argmax(share))]]
+        raise FitError(
+            f"perfect or quasi-perfect separation by {column!r}: it predicts the response "
+            "exactly in some rows, so its coefficient diverges and the effects are not defined"
+        )
+    info = _observed_info(fam, xs, y, state.beta, weights)
+    limit_terms: tuple[str, ...] = ()
+    if directions.shape[1]:
+        basis, _ = np.linalg.qr(directions)
+        keep = linalg.null_space(basis.T)  # identified directions
+        weight = np.abs(basis).max(axis=1)
+        if (const := const_index(xs)) is not None:
+            weight[const] = 0.0
+        limit_terms = tuple(names[j] for j in np.flatnonzero(weight > 1e-3 * weight.max()))
+    else:
+        keep = np.eye(xs.shape[1])
+    reduced = keep.T @ info @ keep
+    try:
+        cov = keep @ np.linalg.inv(reduced) @ keep.T
+    except np.linalg.LinAlgError:
+        raise FitError("the information matrix is singular at the fitted coefficients") from None
+    return cov, limit_terms
+
+
+def _observed_info(family: GLMFamily, xs, y, beta, weights) -> np.ndarray:
+    """Observed information of the point fit, ``X' diag(w h) X``."""
+    info = np.zeros((xs.shape[1], xs.shape[1]))
+    for rows, w in weights.chunks():
+        xc = xs[rows]
+        _, _, factor = family.terms((xc @ beta[0])[None], y[rows])
+        info += (xc * (w[0] * factor[0])[:, None]).T @ xc
+    return info

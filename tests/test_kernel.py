@@ -1,0 +1,168 @@
+"""Robustness of the Newton kernel (medbook.glm, medbook.families) on hostile inputs.
+
+References: statsmodels ``Logit``/``Probit``/``GLM`` fits (of the reduced problem where
+the full one has no finite MLE), exact probit formulas at moderate arguments, and R's
+documented behaviour (``glm`` keeps quasi-separated nuisance fits with a warning and
+sets an unidentified coefficient to ``NA``).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.api as sm
+from scipy import special
+
+import medbook
+from medbook.errors import FitError
+from medbook.families import FAMILIES
+from medbook.fit import Status, fit_model
+from medbook.weights import ReplicateWeights
+
+NAMES = ("const", "t", "x")
+
+
+def _rel(a, b) -> float:
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    return float(np.max(np.abs(a - b) / np.maximum(1.0, np.abs(b))))
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_family_terms_are_finite_for_any_finite_linear_predictor(family):
+    eta = np.concatenate([-np.logspace(-3, 13, 60), [0.0], np.logspace(-3, 13, 60)])[None, :]
+    for y in (np.zeros(eta.shape[1]), np.ones(eta.shape[1])):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            ll, score, info = FAMILIES[family].terms(eta, y)
+        assert np.isfinite(ll).all() and np.isfinite(score).all() and np.isfinite(info).all()
+        assert (info >= 0).all() and (ll <= 0).all()
+
+
+def test_probit_terms_equal_the_direct_formulas_where_those_are_accurate():
+    z = np.linspace(-35.0, 35.0, 701)[None, :]
+    ll, score, info = FAMILIES["probit"].terms(z, np.ones(z.shape[1]))
+    mills = np.exp(-0.5 * z * z - 0.5 * np.log(2 * np.pi) - special.log_ndtr(z))
+    assert np.allclose(ll, special.log_ndtr(z), rtol=1e-13, atol=0)
+    assert np.allclose(score, mills, rtol=1e-12, atol=1e-300)
+    assert np.allclose(info, mills * (mills + z), rtol=1e-10, atol=1e-300)
+
+
+@pytest.mark.parametrize("family", ["logit", "probit"])
+def test_a_far_start_is_brought_back_by_step_halving(family):
+    """Starting at coefficients +-40 (every fitted probability at 0 or 1, the wrong way
+    for half the rows) a plain Newton step overshoots; step-halving still reaches the MLE."""
+    rng = np.random.default_rng(11)
+    n = 800
+    design = np.column_stack([np.ones(n), rng.binomial(1, 0.5, n), rng.normal(size=n)])
+    y = (rng.uniform(size=n) < special.expit(-0.3 + 0.8 * design[:, 1] + design[:, 2])) * 1.0
+    ref = (sm.Logit if family == "logit" else sm.Probit)(y, design).fit(disp=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fit = fit_model(family, design, y, ReplicateWeights(n), NAMES,
+                        start=np.array([40.0, -40.0, 40.0]))
+    assert _rel(fit.coef[0], ref.params) < 1e-8
+
+
+def _with_rare_level(n=600, seed=3, events=False, size=12):
+    """A design with a dummy of ``size`` rows that all have y = 0 (or = 1 with ``events``)."""
+    rng = np.random.default_rng(seed)
+    t = rng.binomial(1, 0.5, n).astype(float)
+    x = rng.normal(size=n)
+    rare = np.zeros(n)
+    rare[rng.choice(n, size, replace=False)] = 1.0
+    y = (rng.uniform(size=n) < special.expit(-0.2 + 0.7 * t + x)).astype(float)
+    y[rare == 1] = 1.0 if events else 0.0
+    return np.column_stack([np.ones(n), t, x, rare]), y
+
+
+@pytest.mark.parametrize("family", ["logit", "probit"])
+def test_point_fit_with_a_quasi_separated_nuisance_dummy_is_the_limit_fit(family):
+    design, y = _with_rare_level()
+    names = (*NAMES, "rare")
+    fit = fit_model(family, design, y, ReplicateWeights(len(y)), names, focal=(1,))
+    assert fit.status[0] == Status.LIMIT and fit.limit_terms == ("rare",)
+    outside = design[:, 3] == 0
+    ref = (sm.Logit if family == "logit" else sm.Probit)(y[outside], design[outside, :3])
+    ref = ref.fit(disp=0)
+    assert _rel(fit.coef[0, :3], ref.params) < 1e-6
+    assert fit.coef[0, 3] < -5
+    # uncertainty of the identified coefficients is the reduced fit's; the limit term has none
+    table = fit.table().set_index("term")
+    assert _rel(table["std_error"].iloc[:3], ref.bse) < 1e-4
+    assert np.isnan(table.loc["rare", "std_error"])
+    assert fit.to_dict()["limit_terms"] == ["rare"]
+
+
+def test_point_fit_separated_by_the_treatment_names_it():
+    design, y = _with_rare_level()
+    y = y.copy()
+    y[design[:, 1] == 1] = 1.0  # every treated row has an event
+    with pytest.raises(FitError, match=r"separation by 't'"):
+        fit_model("logit", design, y, ReplicateWeights(len(y)), (*NAMES, "rare"), focal=(1,))
+
+
+def test_resample_missing_a_level_is_fitted_like_r_glm():
+    """A replicate without any row of a level: the dummy is not identified (R: NA), the
+    other coefficients equal the fit without that column, predictions stay defined."""
+    design, y = _with_rare_level(size=3)
+    y = np.where(design[:, 3] == 1, np.arange(len(y)) % 2, y)  # the level has both outcomes
+    weights = ReplicateWeights(len(y), 200, "multinomial", seed=2)
+    w = weights.matrix()
+    missing = w[:, design[:, 3] == 1].sum(axis=1) == 0
+    assert missing.any()
+    fit = fit_model("logit", design, y, weights, (*NAMES, "rare"), focal=(1,))
+    assert fit.ok.all() and np.all(fit.status[missing] == Status.CONVERGED)
+    for b in np.flatnonzero(missing)[:3]:
+        glm = sm.GLM(y, design[:, :3], family=sm.families.Binomial(), freq_weights=w[b])
+        assert _rel(fit.coef[b, :3], glm.fit(tol=1e-14).params) < 1e-7
+
+
+def test_resample_with_a_single_arm_is_excluded_as_singular():
+    rng = np.random.default_rng(0)
+    n = 12
+    t = np.zeros(n)
+    t[:2] = 1.0  # two treated rows: some resamples hold no treated row
+    design = np.column_stack([np.ones(n), t, rng.normal(size=n)])
+    y = np.tile([0.0, 1.0], n // 2)
+    weights = ReplicateWeights(n, 100, "multinomial", seed=5)
+    fit = fit_model("logit", design, y, weights, NAMES, focal=(1,))
+    arm_missing = weights.matrix()[:, :2].sum(axis=1) == 0
+    assert arm_missing.any()
+    assert np.all(fit.status[arm_missing] == Status.SINGULAR)
+    assert not fit.ok[arm_missing].any()
+
+
+def test_mediate_point_fit_with_quasi_separated_level_warns_naming_column_and_level():
+    rng = np.random.default_rng(8)
+    n = 800
+    frame = pd.DataFrame({"t": rng.binomial(1, 0.5, n), "x": rng.normal(size=n)})
+    frame["m"] = 0.5 * frame["t"] + frame["x"] + rng.normal(size=n)
+    frame["y"] = (rng.uniform(size=n) < special.expit(frame["m"] - 0.5)).astype(int)
+    frame["region"] = np.where(np.arange(n) % 7 == 0, "south", "north")
+    frame.loc[:11, "region"] = "island"
+    frame.loc[frame["region"] == "island", "y"] = 0  # a 1.5% level with no events
+    res = medbook.mediate(frame, "t", "m", "y", ["x", "region"], method="delta")
+    notes = [w for w in res.warnings if "quasi-separation" in w]
+    assert len(notes) == 1
+    assert "'y'" in notes[0] and "region = 'island'" in notes[0] and "y = 0" in notes[0]
+    # 'island' is the reference level: the other two levels' coefficients run off together
+    assert res.outcome_fit.limit_terms == ("region[north]", "region[south]")
+    assert np.isfinite(res.to_frame()[["estimate", "ci_lower", "ci_upper"]].to_numpy()).all()
+    boot = medbook.mediate(frame, "t", "m", "y", ["x", "region"], n_boot=60, seed=2)
+    assert boot.n_quasi_separated == 60 and boot.n_failed == 0
+    qb = medbook.mediate(frame, "t", "m", "y", ["x", "region"], method="quasi_bayes",
+                         n_boot=200, seed=2)
+    assert qb.row("te")["std_error"] == pytest.approx(res.row("te")["std_error"], rel=0.25)
+
+
+def test_mediate_point_fit_separated_by_the_mediator_names_it():
+    rng = np.random.default_rng(8)
+    n = 400
+    frame = pd.DataFrame({"t": rng.binomial(1, 0.5, n), "x": rng.normal(size=n)})
+    frame["m"] = rng.binomial(1, 0.3 + 0.3 * frame["t"])
+    frame["y"] = np.where(frame["m"] == 1, 1, rng.binomial(1, 0.3, n))
+    with pytest.raises(FitError, match=r"model for 'y'.*separation by 'm'"):
+        medbook.mediate(frame, "t", "m", "y", ["x"], method="delta")
