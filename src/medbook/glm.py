@@ -49,9 +49,9 @@ from .fitcore import (
 )
 from .weights import ReplicateWeights
 
-__all__ = ["fit_glm"]
+__all__ = ["MAX_ITER", "NewtonState", "classify", "fit_glm", "summarise"]
 
-_MAX_ITER = 100  # passes over the rows, halvings included
+MAX_ITER = 100  # passes over the rows, halvings included
 # Newton's method converges quadratically: after a step of size s the remaining
 # error is O(s^2), so a step below 1e-6 leaves an error near 1e-12.
 _TOL = 1e-6
@@ -117,8 +117,14 @@ class _RowPasses:
 
 
 @dataclass
-class _Newton:
-    """Per-replicate state of the batched iteration."""
+class NewtonState:
+    """Per-replicate state of the batched iteration.
+
+    A driver (the in-memory :func:`fit_glm`, or a distributed backend) repeats: take
+    :meth:`todo`, compute the weighted sums of one pass at ``beta[todo]`` (log-likelihood,
+    score, upper-triangle information; the Gram matrix on the first pass), and hand them to
+    :meth:`update`; then :meth:`finish` once :attr:`done` or the pass cap is reached.
+    """
 
     beta: np.ndarray  # (B, p) current point; final once a replicate stops
     base: np.ndarray  # (B, p) last accepted point
@@ -136,7 +142,7 @@ class _Newton:
     focal_null: np.ndarray | None = None
 
     @classmethod
-    def start(cls, beta: np.ndarray) -> _Newton:
+    def start(cls, beta: np.ndarray) -> NewtonState:
         b, p = beta.shape
         flags = [np.zeros(b, dtype=bool) for _ in range(4)]
         return cls(
@@ -145,6 +151,41 @@ class _Newton:
             active=np.ones(b, dtype=bool), converged=flags[0], running=flags[1], failed=flags[2],
             capped=flags[3],
         )
+
+    @property
+    def done(self) -> bool:
+        """Every replicate has stopped."""
+        return not self.active.any()
+
+    def todo(self) -> np.ndarray:
+        """Replicates still iterating (the rows of the next pass's sums)."""
+        return np.flatnonzero(self.active)
+
+    def update(self, ll, score, info, gram, first: bool, names, focal: np.ndarray) -> None:
+        """Accept or halve each replicate's last step from one pass's sums, then step on."""
+        todo = self.todo()
+        p = self.beta.shape[1]
+        if first:
+            self.gram = symmetric(np.atleast_2d(gram), p)
+            if self.beta.shape[0] == 1:
+                check_rank(self.gram[0], names)
+            self.ridge, _, self.focal_null = null_space(self.gram, focal)
+        tolerance = _SLACK * (np.abs(self.best[todo]) + 1.0)
+        worse = ~(np.asarray(ll) >= self.best[todo] - tolerance)  # NaN counts as worse
+        self.reject(todo[worse])
+        good = ~worse
+        if first:  # effects are undefined there: no need to iterate further
+            good &= ~self.focal_null[todo]
+            self.active[todo[self.focal_null[todo]]] = False
+        if good.any():
+            info = symmetric(np.atleast_2d(info)[good], p)
+            self.accept(todo[good], np.asarray(ll)[good], np.atleast_2d(score)[good], info)
+
+    def finish(self) -> None:
+        """Mark replicates still iterating at the pass cap (classified like a plateau)."""
+        left = self.todo()
+        self.beta[left] = self.base[left]
+        self.capped[left] = True
 
     def reject(self, rows: np.ndarray) -> None:
         """Halve the last step of ``rows`` (their new point was not better)."""
@@ -178,32 +219,16 @@ class _Newton:
         self.active[rows[done | flat]] = False
 
 
-def _iterate(passes: _RowPasses, beta: np.ndarray, names, focal, max_iter: int) -> _Newton:
+def _iterate(passes: _RowPasses, beta: np.ndarray, names, focal, max_iter: int) -> NewtonState:
     """Newton-Raphson with step-halving for every replicate until each one stops."""
-    state = _Newton.start(beta)
-    p = beta.shape[1]
+    state = NewtonState.start(beta)
     for iteration in range(max_iter):
-        todo = np.flatnonzero(state.active)
-        ll, score, info, gram = passes(state.beta[todo], todo, iteration == 0)
-        if iteration == 0:
-            state.gram = symmetric(gram, p)
-            if beta.shape[0] == 1:
-                check_rank(state.gram[0], names)
-            state.ridge, _, state.focal_null = null_space(state.gram, focal)
-        tolerance = _SLACK * (np.abs(state.best[todo]) + 1.0)
-        worse = ~(ll >= state.best[todo] - tolerance)  # NaN counts as worse
-        state.reject(todo[worse])
-        good = ~worse
-        if iteration == 0:  # effects are undefined there: no need to iterate further
-            good &= ~state.focal_null[todo]
-            state.active[todo[state.focal_null[todo]]] = False
-        if good.any():
-            state.accept(todo[good], ll[good], score[good], symmetric(info[good], p))
-        if not state.active.any():
+        todo = state.todo()
+        sums = passes(state.beta[todo], todo, iteration == 0)
+        state.update(*sums, first=iteration == 0, names=names, focal=focal)
+        if state.done:
             break
-    left = np.flatnonzero(state.active)  # hit the cap: classified like a plateau
-    state.beta[left] = state.base[left]
-    state.capped[left] = True
+    state.finish()
     return state
 
 
@@ -221,8 +246,13 @@ def _lost_directions(info: np.ndarray, gram: np.ndarray) -> np.ndarray:
     return whiten @ u[:, ratio < _LOST]
 
 
-def _classify(state: _Newton, focal: np.ndarray) -> tuple[np.ndarray, dict[int, np.ndarray]]:
-    """Status per replicate and the diverging directions of the limit/separated ones."""
+def classify(state: NewtonState, focal: np.ndarray) -> tuple[np.ndarray, dict[int, np.ndarray]]:
+    """Status per replicate and the diverging directions of the limit/separated ones.
+
+    Call after the iterations; a replicate that stopped on a plateau with nothing
+    diverging takes its last (tiny) step here, so compute a point fit's observed
+    information at ``state.beta`` afterwards.
+    """
     status = np.full(state.beta.shape[0], Status.CONVERGED, dtype=np.int8)
     lost: dict[int, np.ndarray] = {}
     for b in np.flatnonzero((state.running | state.capped) & ~state.failed & ~state.focal_null):
@@ -246,7 +276,7 @@ def fit_glm(
     weights: ReplicateWeights,
     names: tuple[str, ...],
     family: str = "logit",
-    max_iter: int = _MAX_ITER,
+    max_iter: int = MAX_ITER,
     start: np.ndarray | None = None,
     focal: Sequence[int] | None = None,
 ) -> ModelFit:
@@ -304,49 +334,72 @@ def fit_glm(
         beta[:] = np.linalg.solve(a, start)
     mask = focal_mask(p, None if focal is None else tuple(focal), const)
     state = _iterate(_RowPasses(fam, xs, y, weights), beta, names, mask, max_iter)
-    status, lost = _classify(state, mask)
+    status, lost = classify(state, mask)
+    if b > 1:
+        return summarise(state, status, lost, fam.name, a, mask, names)
+    info = _observed_info(fam, xs, y, state.beta, weights)
+    moved = np.abs(xs @ lost[0]).max(axis=1) if 0 in lost else None
+    return summarise(state, status, lost, fam.name, a, mask, names, info, moved, max_iter, const)
+
+
+def summarise(
+    state: NewtonState,
+    status: np.ndarray,
+    lost: dict[int, np.ndarray],
+    family: str,
+    a: np.ndarray,
+    focal: np.ndarray,
+    names: tuple[str, ...],
+    info: np.ndarray | None = None,
+    moved: np.ndarray | None = None,
+    max_iter: int = MAX_ITER,
+    const: int | None = 0,
+) -> ModelFit:
+    """The :class:`ModelFit` of a finished iteration (coefficients back on the raw scale).
+
+    For the point fit (``B = 1``) pass the observed information ``info`` at ``state.beta``
+    (standardised design) and, optionally, ``moved``: per row, how far the diverging
+    directions move its linear predictor (to name the rows of a limit fit).
+
+    Raises
+    ------
+    FitError
+        At ``B = 1``: separation by a focal column (named), or no convergence.
+    """
     coef = state.beta @ a.T
+    b = coef.shape[0]
     if b > 1:
         return ModelFit(family, names, coef, np.ones(b), status)  # type: ignore[arg-type]
+    assert info is not None
     if status[0] == Status.NOT_CONVERGED:
         raise FitError(f"no convergence after {max_iter} iterations")
-    cov, limit_terms = _point_summary(fam, xs, y, weights, state, status, lost, mask, names)
-    moved = np.abs(xs @ lost[0]).max(axis=1) if 0 in lost else np.zeros(0)
-    return ModelFit(
-        family=fam.name,  # type: ignore[arg-type]
-        names=names, coef=coef, sigma=np.ones(1), status=status,
-        cov=a @ cov @ a.T, limit_terms=limit_terms,
-        limit_rows=np.flatnonzero(moved > 1e-6 * moved.max()) if moved.size else None,
-    )
-
-
-def _point_summary(fam, xs, y, weights, state, status, lost, mask, names):
-    """Covariance of the point fit and its diverging terms; FitError if effects are undefined."""
-    directions = lost.get(0, np.zeros((xs.shape[1], 0)))
+    directions = lost.get(0, np.zeros((coef.shape[1], 0)))
     if status[0] == Status.SEPARATED:
-        share = np.abs(directions[mask]).max(axis=1)
-        column = names[np.flatnonzero(mask)[int(np.argmax(share))]]
+        share = np.abs(directions[focal]).max(axis=1)
+        column = names[np.flatnonzero(focal)[int(np.argmax(share))]]
         raise FitError(
             f"perfect or quasi-perfect separation by {column!r}: it predicts the response "
             "exactly in some rows, so its coefficient diverges and the effects are not defined"
         )
-    info = _observed_info(fam, xs, y, state.beta, weights)
+    keep = np.eye(coef.shape[1])
     limit_terms: tuple[str, ...] = ()
     if directions.shape[1]:
         basis, _ = np.linalg.qr(directions)
         keep = linalg.null_space(basis.T)  # identified directions
         weight = np.abs(basis).max(axis=1)
-        if (const := const_index(xs)) is not None:
-            weight[const] = 0.0
+        if const is not None:
+            weight[const] = 0.0  # the intercept moves along with any diverging level
         limit_terms = tuple(names[j] for j in np.flatnonzero(weight > 1e-3 * weight.max()))
-    else:
-        keep = np.eye(xs.shape[1])
-    reduced = keep.T @ info @ keep
     try:
-        cov = keep @ np.linalg.inv(reduced) @ keep.T
+        cov = keep @ np.linalg.inv(keep.T @ info @ keep) @ keep.T
     except np.linalg.LinAlgError:
         raise FitError("the information matrix is singular at the fitted coefficients") from None
-    return cov, limit_terms
+    rows = None if moved is None else np.flatnonzero(moved > 1e-6 * moved.max())
+    return ModelFit(
+        family=family,  # type: ignore[arg-type]
+        names=names, coef=coef, sigma=np.ones(1), status=status,
+        cov=a @ cov @ a.T, limit_terms=limit_terms, limit_rows=rows,
+    )
 
 
 def _observed_info(family: GLMFamily, xs, y, beta, weights) -> np.ndarray:

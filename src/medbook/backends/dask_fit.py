@@ -16,25 +16,10 @@ from typing import Any, Literal
 import numpy as np
 
 from ..effects import EffectModel, potential_outcomes
-from ..errors import FitError
-from ..fit import (
-    _ETA_DIVERGING,
-    _MAX_ITER,
-    _TOL,
-    Family,
-    ModelFit,
-    Moments,
-    _back_transform,
-    _check_rank,
-    _information_lost,
-    _outer_upper,
-    _point_cov,
-    _score_info,
-    _solve,
-    _symmetric,
-    _upper,
-    naming_errors,
-)
+from ..families import get_family
+from ..fit import Family, ModelFit, Moments, naming_errors
+from ..fitcore import back_transform, focal_mask, outer_upper, symmetric, upper
+from ..glm import MAX_ITER, NewtonState, classify, summarise
 from ..rowstream import poisson_weights
 from ..weights import BLOCK_ROWS as CHUNK_ROWS
 from .dask_passes import reduce_blocks
@@ -138,7 +123,7 @@ def _moments_block(block, first_row, layout, shift, scale, wspec):
     zs = (layout.z(block) - shift) / scale
     gram, total = 0.0, 0.0
     for rows, w in wspec.chunks(first_row, block.shape[0]):
-        gram = gram + w @ _outer_upper(zs[rows])
+        gram = gram + w @ outer_upper(zs[rows])
         total = total + w.sum(axis=1)
     return gram, total
 
@@ -150,7 +135,7 @@ def moments_dask(blocks: Any, layout: Layout, scaling: Scaling, wspec: WeightSpe
     )
     q = scaling.shift.size
     return Moments(
-        gram=_symmetric(np.atleast_2d(gram), q),
+        gram=symmetric(np.atleast_2d(gram), q),
         total=np.atleast_1d(total),
         shift=scaling.shift,
         scale=scaling.scale,
@@ -167,6 +152,7 @@ class GlmSpec:
     y_col: int
     names: tuple[str, ...]
     response: str = "response"
+    focal: tuple[int, ...] | None = None  # treatment/mediator positions (default: all)
 
 
 def _design(z: np.ndarray, spec: GlmSpec, scaling_pair) -> tuple[np.ndarray, np.ndarray]:
@@ -175,24 +161,27 @@ def _design(z: np.ndarray, spec: GlmSpec, scaling_pair) -> tuple[np.ndarray, np.
 
 
 def _glm_sums(family, xs, y, beta, todo, wspec, first_row, first):
-    """Score, information and (first iteration) Gram sums of one model over one block."""
-    score = info = gram = 0.0
+    """Log-likelihood, score, information and (first iteration) Gram sums of one model over
+    one block."""
+    terms = get_family(family).terms
+    loglik = score = info = gram = 0.0
     for rows, w in wspec.chunks(first_row, xs.shape[0]):
         xc = xs[rows]
-        s, i = _score_info(family, beta @ xc.T, y[rows])
+        w_todo = w if todo.size == w.shape[0] else w[todo]
+        ll, s, i = terms(beta @ xc.T, y[rows])
+        loglik = loglik + np.einsum("bn,bn->b", w_todo, ll)
         if w.shape[0] == 1:  # one weighting: X' D X directly is cheaper than outer products
             score = score + (w * s) @ xc
-            info = info + _upper((xc * (w * i).T).T @ xc)[None]
+            info = info + upper((xc * (w * i).T).T @ xc)[None]
             if first:
-                gram = gram + _upper((xc * w.T).T @ xc)[None]
+                gram = gram + upper((xc * w.T).T @ xc)[None]
             continue
-        w_todo = w if todo.size == w.shape[0] else w[todo]
-        outer = _outer_upper(xc)
+        outer = outer_upper(xc)
         score = score + (w_todo * s) @ xc
         info = info + (w_todo * i) @ outer
         if first:
             gram = gram + w @ outer
-    return score, info, gram
+    return loglik, score, info, gram
 
 
 def _newton_block(block, first_row, layout, specs, scalings, betas, todos, wspec, first):
@@ -200,7 +189,7 @@ def _newton_block(block, first_row, layout, specs, scalings, betas, todos, wspec
     out = []
     for spec, pair, beta, todo in zip(specs, scalings, betas, todos, strict=True):
         if todo.size == 0:
-            out.append((0.0, 0.0, 0.0))
+            out.append((0.0, 0.0, 0.0, 0.0))
             continue
         xs, y = _design(z, spec, pair)
         out.append(_glm_sums(spec.family, xs, y, beta, todo, wspec, first_row, first))
@@ -208,86 +197,51 @@ def _newton_block(block, first_row, layout, specs, scalings, betas, todos, wspec
 
 
 def _final_block(block, first_row, layout, specs, scalings, betas, wspec):
-    """Per model: the most extreme fitted ``(2y - 1) eta`` of any row with weight, and for the
-    point fit (``B = 1``) the observed information at the final coefficients."""
+    """Per model, for the point fit (``B = 1``): the observed information at the final
+    coefficients."""
     out = {}
     z = layout.z(block)
     for j, (spec, scaling_pair, beta) in enumerate(zip(specs, scalings, betas, strict=True)):
         xs, y = _design(z, spec, scaling_pair)
-        largest = np.full(beta.shape[0], -np.inf)
-        for rows, w in wspec.chunks(first_row, block.shape[0]):
-            fitted = (2.0 * y[rows] - 1.0) * (beta @ xs[rows].T)
-            largest = np.maximum(largest, np.max(np.where(w > 0, fitted, -np.inf), axis=1))
-        out[f"max_{j}"] = largest
-        if wspec.n_rep == 1:
-            _, factor = _score_info(spec.family, xs @ beta[0], y)
-            out[f"info_{j}"] = (xs * factor[:, None]).T @ xs
+        _, _, factor = get_family(spec.family).terms((xs @ beta[0])[None], y)
+        out[f"info_{j}"] = (xs * factor[0][:, None]).T @ xs
     return out
 
 
 class _Newton:
-    """Client-side state of one model's batched Newton iterations (as :func:`fit_glm`)."""
+    """Client-side state of one model's batched Newton iterations (the in-memory kernel's
+    :class:`medbook.glm.NewtonState`, fed by passes over the cluster's blocks)."""
 
     def __init__(self, spec: GlmSpec, scaling: Scaling, b: int, start: np.ndarray | None):
         cols = list(spec.cols)
         self.spec = spec
         self.shift, self.scale = scaling.shift[cols], scaling.scale[cols]
-        self.a = _back_transform(self.shift, self.scale, 0)
-        p = len(cols)
-        self.p, self.b = p, b
-        self.beta = np.zeros((b, p))
+        self.a = back_transform(self.shift, self.scale, 0)
+        beta = np.zeros((b, len(cols)))
         if start is not None:
-            self.beta[:] = np.linalg.solve(self.a, start)
-        self.converged = np.zeros(b, dtype=bool)
-        self.active = np.ones(b, dtype=bool)
-        self.gram = np.zeros((b, p * (p + 1) // 2))
-        self.info_last = np.zeros((b, p * (p + 1) // 2))
+            beta[:] = np.linalg.solve(self.a, start)
+        self.state = NewtonState.start(beta)
+        self.focal = focal_mask(len(cols), spec.focal, 0)
+        self.status: np.ndarray | None = None
+        self.lost: dict[int, np.ndarray] = {}
 
     def todo(self) -> np.ndarray:
-        return np.flatnonzero(self.active)
+        return self.state.todo()
 
-    def update(self, score, info, gram, first: bool) -> None:
-        todo = self.todo()
-        self.gram = self.gram + gram
-        if first and self.b == 1:
-            _check_rank(_symmetric(self.gram[0], self.p), self.spec.names)
-        self.info_last[todo] = info
-        step_todo, solved_todo = _solve(_symmetric(np.atleast_2d(info), self.p), score)
-        step = np.zeros((self.b, self.p))
-        solved = np.ones(self.b, dtype=bool)
-        step[todo] = np.where(solved_todo[:, None], step_todo, 0.0)
-        solved[todo] = solved_todo
-        self.beta = self.beta + step
-        size = np.max(np.abs(step), axis=1) / (1.0 + np.max(np.abs(self.beta), axis=1))
-        newly = self.active & solved & (size < _TOL)
-        self.converged |= newly
-        self.active &= ~newly & solved
+    def update(self, loglik, score, info, gram, first: bool) -> None:
+        self.state.update(loglik, score, info, gram, first, self.spec.names, self.focal)
 
-    def result(self, largest: np.ndarray, info: np.ndarray | None) -> ModelFit:
-        family = self.spec.family
-        stalled = _information_lost(
-            _symmetric(self.info_last, self.p), _symmetric(self.gram, self.p)
-        )
-        separated = (largest > _ETA_DIVERGING[family]) & (~self.converged | stalled)
-        cov = None
-        if self.b == 1:
-            if separated[0]:
-                raise FitError(
-                    "perfect or quasi-perfect separation: some fitted probabilities are 0 or 1 "
-                    "and the coefficients diverge (a covariate or the treatment predicts the "
-                    "response exactly)"
-                )
-            if not self.converged[0]:
-                raise FitError(f"no convergence after {_MAX_ITER} iterations")
-            cov = _point_cov(np.linalg.inv(info), self.a)
-        return ModelFit(
-            family=family,
-            names=self.spec.names,
-            coef=self.beta @ self.a.T,
-            sigma=np.ones(self.b),
-            converged=self.converged,
-            separated=separated,
-            cov=cov,
+    def classify(self) -> np.ndarray:
+        """Finish the iterations; returns the final standardised coefficients."""
+        self.state.finish()
+        self.status, self.lost = classify(self.state, self.focal)
+        return self.state.beta
+
+    def result(self, info: np.ndarray | None) -> ModelFit:
+        assert self.status is not None
+        return summarise(
+            self.state, self.status, self.lost, self.spec.family, self.a, self.focal,
+            self.spec.names, info, None, MAX_ITER, 0,
         )
 
 
@@ -302,35 +256,37 @@ def fit_glms(
 ) -> list[ModelFit]:
     """Fit logistic / probit models together: each Newton iteration is one pass over the rows.
 
-    Replicates that have converged are not iterated again; the separation and
-    convergence checks are those of :func:`medbook.fit.fit_glm`.
+    Replicates that have stopped are not iterated again; step-halving, the
+    replicate classification and the point-fit checks are those of
+    :func:`medbook.glm.fit_glm` (the same :class:`~medbook.glm.NewtonState`).
     """
     starts = starts or [None] * len(specs)
     states = [_Newton(s, scaling, wspec.n_rep, st) for s, st in zip(specs, starts, strict=True)]
     pairs = tuple((st.shift, st.scale) for st in states)
-    for iteration in range(_MAX_ITER):
+    for iteration in range(MAX_ITER):
         todos = [st.todo() for st in states]
         if not any(t.size for t in todos):
             break
-        betas = [st.beta[t] for st, t in zip(states, todos, strict=True)]
+        betas = [st.state.beta[t] for st, t in zip(states, todos, strict=True)]
         parts = reduce_blocks(
             blocks, _newton_block, layout, tuple(specs), pairs, betas, todos, wspec,
             iteration == 0,
         )
-        for state, (score, info, gram), todo in zip(states, parts, todos, strict=True):
+        for state, sums, todo in zip(states, parts, todos, strict=True):
             if todo.size:
                 with naming_errors(state.spec.family, state.spec.response):
-                    state.update(score, info, gram, iteration == 0)
+                    state.update(*sums, iteration == 0)
         if progress is not None:
             progress()
-    betas = [st.beta for st in states]
-    final = reduce_blocks(blocks, _final_block, layout, tuple(specs), pairs, betas, wspec)
-    largest = [final[f"max_{j}"] for j in range(len(states))]
-    infos = [final.get(f"info_{j}") for j in range(len(states))]
+    betas = [st.classify() for st in states]
+    infos: list[Any] = [None] * len(states)
+    if wspec.n_rep == 1:
+        final = reduce_blocks(blocks, _final_block, layout, tuple(specs), pairs, betas, wspec)
+        infos = [final[f"info_{j}"] for j in range(len(states))]
     fits = []
-    for state, extreme, info in zip(states, largest, infos, strict=True):
+    for state, info in zip(states, infos, strict=True):
         with naming_errors(state.spec.family, state.spec.response):
-            fits.append(state.result(extreme, info))
+            fits.append(state.result(info))
     return fits
 
 

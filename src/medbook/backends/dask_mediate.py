@@ -27,9 +27,10 @@ from ..effects import (
     estimands,
     potential_outcomes,
 )
-from ..errors import ConfigError, FitError
+from ..errors import ConfigError
 from ..fit import Family, ModelFit, linear_from_moments, naming_errors
 from ..inference import percentile_interval, replicate_p_value
+from ..replicates import account
 from ..results import EFFECT_COLUMNS, MediationResult, MediationSpec
 from ..rowstream import stream_key
 from .dask_fit import (
@@ -50,7 +51,6 @@ __all__ = ["mediate_dask"]
 _QUADRATURE_TARGET = 1e-6
 _QUADRATURE_WARN = 1e-4
 _QUADRATURE_MAX_NODES = 160
-_FAILED_SHARE_LIMIT = 0.5
 
 
 class _Route:
@@ -81,22 +81,28 @@ class _Route:
             mom = moments_dask(self.blocks, layout, self.scaling, wspec)
             if self.m_family == "linear":
                 with naming_errors("linear", names["mediator"]):
-                    fits["m"] = linear_from_moments(mom, list(m_cols), 2, self.m_names)
+                    fits["m"] = linear_from_moments(mom, list(m_cols), 2, self.m_names, (1,))
             if self.y_family == "linear":
                 with naming_errors("linear", names["outcome"]):
-                    fits["y"] = linear_from_moments(mom, list(range(p_y)), p_y, self.y_names)
+                    fits["y"] = linear_from_moments(
+                        mom, list(range(p_y)), p_y, self.y_names,
+                        (1, 2, 3) if layout.interaction else (1, 2),
+                    )
             if self.m_family == self.y_family == "linear":
                 means = mom.means(layout.cov_cols)
         specs, starts, roles = [], [], []
         if self.m_family != "linear":
-            specs.append(GlmSpec(self.m_family, m_cols, 2, self.m_names, names["mediator"]))
-            starts.append(start[0].coef[0] if start else None)
+            specs.append(
+                GlmSpec(self.m_family, m_cols, 2, self.m_names, names["mediator"], focal=(1,))
+            )
+            starts.append(start[0].coef[0] if start and not start[0].limit_terms else None)
             roles.append("m")
         if self.y_family != "linear":
             specs.append(
-                GlmSpec(self.y_family, tuple(range(p_y)), p_y, self.y_names, names["outcome"])
+                GlmSpec(self.y_family, tuple(range(p_y)), p_y, self.y_names, names["outcome"],
+                        focal=(1, 2, 3) if layout.interaction else (1, 2))
             )
-            starts.append(start[1].coef[0] if start else None)
+            starts.append(start[1].coef[0] if start and not start[1].limit_terms else None)
             roles.append("y")
         if specs:
             for role, fit in zip(
@@ -203,20 +209,13 @@ def mediate_dask(
 
     wspec = WeightSpec("poisson", stream_key(seed), n_boot)
     med_b, out_b, means = route.fit_both(wspec, start=(med_fit, out_fit))
-    ok = med_b.ok & out_b.ok
     draws = estimands(route.potential_outcomes(model, med_b, out_b, wspec, means))
     details["bootstrap_weights"] = "poisson"
-    n_failed = int((~ok).sum())
-    n_reps = int(ok.sum())
-    if n_reps < 2 or n_failed > _FAILED_SHARE_LIMIT * ok.size:
-        raise FitError(
-            f"{n_failed} of {ok.size} bootstrap replicates failed (separation or no "
-            "convergence); the models are too fragile for these data"
-        )
-    if n_failed:
+    ok, accounting = account([med_b, out_b], draws, keys)
+    if accounting.n_excluded:
         warnings.append(
-            f"{n_failed} of {ok.size} bootstrap replicates failed to fit (separation or "
-            "no convergence) and were excluded from the intervals"
+            f"{accounting.n_excluded} of {accounting.requested} replicates failed to fit "
+            "and were excluded from the intervals: " + accounting.sentence()
         )
     replicates = pd.DataFrame({k: draws[k][ok] for k in keys})
     rows = {}
@@ -255,8 +254,9 @@ def mediate_dask(
         spec=spec,
         scale="risk difference" if y_family != "linear" else "difference",
         n=study.n,
-        n_replicates=n_reps,
-        n_failed=n_failed,
+        n_replicates=accounting.kept,
+        n_failed=accounting.n_excluded,
+        accounting=accounting,
         warnings=warnings,
         replicates=replicates,
         mediator_fit=med_fit,
