@@ -24,18 +24,15 @@ from scipy import special
 
 from .data import _row_list
 from .errors import DataError, FitError
-from .fit import (
-    ModelFit,
-    _back_transform,
-    _check_rank,
-    _const_index,
-    _OuterCache,
-    _point_cov,
-    _solve,
-    _standardise,
-    _symmetric,
-    _upper,
-)
+from .fitcore import ModelFit, Status
+from .fitcore import back_transform as _back_transform
+from .fitcore import check_rank as _check_rank
+from .fitcore import const_index as _const_index
+from .fitcore import solve as _solve
+from .fitcore import standardise as _standardise
+from .fitcore import symmetric as _symmetric
+from .fitcore import upper as _upper
+from .glm import _OuterCache
 from .weights import ReplicateWeights
 
 __all__ = ["CountFamily", "check_counts", "fit_count", "is_count_column"]
@@ -243,14 +240,15 @@ def fit_count(
             raise FitError(f"no convergence after {max_iter} iterations")
         alpha = None if log_alpha is None else np.exp(log_alpha)
         inverse = np.linalg.inv(_observed_info(xs, y, beta, alpha, weights))
-        cov = _point_cov(inverse[:p, :p], back)
+        cov = back @ inverse[:p, :p] @ back.T
     return ModelFit(
         family=family,
         names=names,
         coef=beta @ back.T,
         sigma=np.ones(b),
-        converged=converged,
-        separated=separated,
+        status=np.where(
+            converged, Status.CONVERGED, np.where(separated, Status.SEPARATED, Status.NOT_CONVERGED)
+        ).astype(np.int8),
         cov=cov,
         df_resid=float("nan"),
         dispersion=None if log_alpha is None else np.exp(log_alpha),
