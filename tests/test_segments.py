@@ -148,3 +148,16 @@ def test_identifier_column_is_refused_before_any_work(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "has 700 distinct values" in err and len(err.splitlines()) == 1
     assert not (tmp_path / "out").exists()
+
+
+def test_control_and_bidi_characters_in_segment_values_are_inert():
+    from medbook.convert import escape_markdown
+    from medbook.segments import SegmentOutcome, index_markdown
+
+    value = "\u202eevil\x1b[2J\u2028# injected\udc80"
+    skipped = SegmentOutcome(value, segment_slug(value), 12, skipped_because="too small")
+    text = index_markdown([skipped], title="T", column="region", n_missing=0,
+                          memo_file=None, forest=None, escape=escape_markdown)
+    assert "\n# injected" not in text and "\x1b" not in text and "\u202e" not in text
+    assert json.dumps(skipped.to_dict(), ensure_ascii=False).encode("utf-8")
+    assert "\x1b" not in skipped.to_dict()["value"]

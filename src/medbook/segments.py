@@ -26,6 +26,7 @@ import pandas as pd
 
 from .errors import ConfigError, DataError, FitError
 from .history import Estimate, Previous, RunRecord, read_previous
+from .sanitize import clean_text
 
 __all__ = [
     "INDEX_NAMES",
@@ -70,7 +71,7 @@ class SegmentOutcome:
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe summary (a row of ``segments.json``)."""
         return {
-            "value": self.value,
+            "value": clean_text(self.value),
             "folder": self.slug if self.record is not None else None,
             "n": self.n,
             "status": "written" if self.record is not None else "skipped",
