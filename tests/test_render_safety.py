@@ -410,3 +410,12 @@ def test_os_errors_are_one_line(
     assert main(["render", "."]) == 2
     line = error_line(capsys.readouterr().err)
     assert line == "medbook: error: No space left on device: /site/\\xff.html"
+
+
+def test_cli_puts_the_sigterm_handler_back(capsys: pytest.CaptureFixture[str]) -> None:
+    import signal
+
+    before = signal.getsignal(signal.SIGTERM)
+    assert main(["render", "/nonexistent-medbook-project"]) == 2
+    assert signal.getsignal(signal.SIGTERM) is before
+    assert "no _quarto.yml" in error_line(capsys.readouterr().err)

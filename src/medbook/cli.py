@@ -14,7 +14,7 @@ from pathlib import Path
 from . import __version__
 from .errors import MedbookError
 from .filenames import printable_path
-from .interrupts import Terminated, exit_on_sigterm
+from .interrupts import Terminated, exit_on_sigterm, restore_sigterm
 
 __all__ = ["main"]
 
@@ -104,7 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the process exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    exit_on_sigterm()
+    previous = exit_on_sigterm()
     try:
         return int(args.func(args))
     except MedbookError as err:
@@ -121,6 +121,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Terminated as stop:
         print("medbook: terminated", file=sys.stderr)
         return int(stop.code or 143)
+    finally:
+        restore_sigterm(previous)
 
 
 if __name__ == "__main__":

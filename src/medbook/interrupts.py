@@ -14,8 +14,9 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
+from typing import Any
 
-__all__ = ["Terminated", "deferred_signals", "exit_on_sigterm"]
+__all__ = ["Terminated", "deferred_signals", "exit_on_sigterm", "restore_sigterm"]
 
 _HELD = (signal.SIGINT, signal.SIGTERM)
 
@@ -29,10 +30,21 @@ def _on_sigterm(signum: int, _frame: FrameType | None) -> None:
     raise Terminated(128 + signum)
 
 
-def exit_on_sigterm() -> None:
-    """Make SIGTERM raise :class:`Terminated` in the main thread (no-op elsewhere)."""
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _on_sigterm)
+def exit_on_sigterm() -> Any:
+    """Make SIGTERM raise :class:`Terminated` in the main thread (no-op elsewhere).
+
+    Returns the handler it replaced (``None`` outside the main thread), for
+    :func:`restore_sigterm`.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _on_sigterm)
+
+
+def restore_sigterm(previous: Any) -> None:
+    """Put back the SIGTERM handler :func:`exit_on_sigterm` replaced."""
+    if previous is not None and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, previous)
 
 
 @contextmanager
