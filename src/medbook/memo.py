@@ -36,7 +36,6 @@ from .history import (
     run_record,
     write_history,
 )
-from .io import read_table
 from .jsonsafe import jsonable
 from .mediation import mediate
 from .report import (
@@ -58,7 +57,8 @@ from .segments import (
     terminal_text,
     write_segment_memos,
 )
-from .staging import check_target, sha256_file, staged_folder
+from .sources import read_source, source_digest
+from .staging import check_target, staged_folder
 from .study import Study, load_study
 
 if TYPE_CHECKING:
@@ -146,10 +146,8 @@ def build_memo(
         return _build_segmented(study, column, out_dir, wanted, drop_missing, progress, previous)
     check_target(out_dir, lambda p: p.name in OUTPUT_NAMES)
     earlier = _earlier_run(out_dir, previous)
-    frame = read_table(study.data)
-    source = DataSource(
-        display_name(study.data), sha256_file(study.data), study.data.stat().st_size
-    )
+    frame = read_source(study.data)
+    source = DataSource(display_name(study.data), *source_digest(study.data))
     bar = _progress(len(_steps(wanted)), progress)
     step = _stepper(bar)
     try:
@@ -245,11 +243,9 @@ def _build_segmented(
     """One memo folder per value of ``column``, an index and a forest plot, staged as one."""
     check_target(out_dir, owned_by_segments(out_dir))
     previous_root = previous_segment_root(out_dir, previous)
-    frame = read_table(study.data)
+    frame = read_source(study.data)
     values, n_missing = segment_values(frame, column)
-    source = DataSource(
-        display_name(study.data), sha256_file(study.data), study.data.stat().st_size
-    )
+    source = DataSource(display_name(study.data), *source_digest(study.data))
     base = replace(study, covariates=tuple(c for c in study.covariates if c != column))
     title = study.title or f"{study.treatment.label} through {study.mediator.label}"
 
