@@ -519,6 +519,10 @@ def test_jobs_inconclusive_result_is_said_plainly(tmp_path, capsys):
     assert "Recommendation (none)" in memo
     assert "unstable" in memo
     assert results["wording"]["proportion_mediated_stable"] is False
+    accounting = results["analysis"]["replicate_accounting"]
+    assert accounting["requested"] == 200 == accounting["kept"] + accounting["n_excluded"]
+    report = (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
+    assert f"{accounting['kept']} of 200 replicates were used" in report
 
 
 def test_framing_numbers_match_engine(tmp_path, capsys):

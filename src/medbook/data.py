@@ -24,6 +24,8 @@ VariableKind = Literal["binary", "continuous"]
 
 _MAX_ROWS_LISTED = 5
 _MAX_LEVELS = 50
+# Values that agree to this relative precision leave no usable spread in double precision.
+_RELATIVE_SPREAD = 1e-9
 
 
 @dataclass(frozen=True)
@@ -284,6 +286,11 @@ def _encode_covariate(series: pd.Series, column: str) -> tuple[np.ndarray, list[
         values = _finite(series.to_numpy(dtype=float, na_value=np.nan), column, "covariate")
         if np.ptp(values) == 0:
             raise DataError(f"covariate column {column!r} is constant")
+        if np.ptp(values) < _RELATIVE_SPREAD * np.max(np.abs(values)):
+            raise DataError(
+                f"covariate column {column!r} is constant to {-np.log10(_RELATIVE_SPREAD):.0f} "
+                "significant digits (subtract its typical value or rescale it)"
+            )
         return values[:, None], [column]
     if isinstance(series.dtype, pd.CategoricalDtype):
         levels = [lv for lv in series.cat.categories if (series == lv).any()]

@@ -94,7 +94,12 @@ def quasi_bayes_draws(
     inverse-chi-square distribution. Returns ``(coef (B, p), sigma (B,))``.
     """
     assert fit.cov is not None
-    coef = rng.multivariate_normal(fit.coef[0], fit.cov, size=n_draws, method="cholesky")
+    try:
+        coef = rng.multivariate_normal(fit.coef[0], fit.cov, size=n_draws, method="cholesky")
+    except np.linalg.LinAlgError:  # rounding made a badly scaled covariance indefinite
+        coef = rng.multivariate_normal(
+            fit.coef[0], fit.cov, size=n_draws, method="eigh", check_valid="ignore"
+        )
     if fit.family == "linear":
         df = fit.df_resid
         sigma = fit.sigma[0] * np.sqrt(df / rng.chisquare(df, size=n_draws))
@@ -225,6 +230,10 @@ def replicate_inference(
     for key in keys:
         reps = replicates[key].to_numpy()
         reps = reps[np.isfinite(reps)]
+        if reps.size < 2:  # a ratio (pm) undefined in every replicate
+            rows[key] = dict.fromkeys(("std_error", "ci_lower", "ci_upper", "p_value"), np.nan)
+            rows[key]["estimate"] = point[key]
+            continue
         if acceleration is not None:
             lo, hi = bca_interval(reps, point[key], acceleration[key], conf_level)
         else:

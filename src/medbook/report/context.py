@@ -234,6 +234,12 @@ def identification_section(inp: Inputs) -> dict[str, Any]:
     }
 
 
+def _replicate_sentence(inp: Inputs) -> str:
+    """" 995 of 1000 replicates were used, ..." (kept, limit fits, excluded and why)."""
+    sentence = inp.res.accounting.sentence()
+    return " " + inp.escape(sentence) if sentence else ""
+
+
 def estimation_section(inp: Inputs) -> dict[str, Any]:
     """How the models were fitted and the uncertainty computed."""
     res, spec = inp.res, inp.res.spec
@@ -243,6 +249,7 @@ def estimation_section(inp: Inputs) -> dict[str, Any]:
         "interaction": "with" if spec.interaction else "without",
         "method": wording.method_text(spec.method, res.n_replicates, spec.n_boot, spec.seed),
         "interval": wording.interval_kind(spec.method, spec.ci),
+        "replicates": _replicate_sentence(inp),
         "cde_at": ", ".join(f"{v:.6g}" for v in spec.cde_at),
         "mediator_kind": res.data.mediator_kind,
         "outcome_kind": "count" if spec.outcome_model in ("poisson", "negbin")
