@@ -16,9 +16,9 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
+from .contract import Result
 from .effects import mediator_design, outcome_design
 from .fit import ModelFit
-from .jsonsafe import jsonable, records
 from .results import MediationResult
 
 __all__ = ["RULES", "Diagnostics", "diagnose"]
@@ -33,8 +33,8 @@ RULES = {
 }
 
 
-@dataclass
-class Diagnostics:
+@dataclass(repr=False)
+class Diagnostics(Result):
     """Checks of one :class:`~medbook.results.MediationResult`.
 
     Attributes
@@ -85,23 +85,14 @@ class Diagnostics:
                                      "value": float(value)})
         return pd.DataFrame(rows, columns=["section", "item", "metric", "value"])
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe dictionary."""
-        return jsonable(
-            {
-                "arms": self.arms,
-                "balance": records(self.balance),
-                "events": records(self.events),
-                "fits": records(self.fits),
-                "overlap": None if self.overlap is None else records(self.overlap),
-                "warnings": self.warnings,
-                "rules": RULES,
-            }
-        )
+    def _json_extras(self) -> dict[str, Any]:
+        return {"rules": RULES}
 
-    def __repr__(self) -> str:
-        notes = "".join(f"\n! {w}" for w in self.warnings) or "\n(no warnings)"
-        return f"Diagnostics(arms={self.arms}){notes}"
+    def _describe(self) -> str:
+        return f"arms={self.arms}"
+
+    def _repr_tail(self) -> str:
+        return "".join(f"\n! {w}" for w in self.warnings) or "\n(no warnings)"
 
 
 def _balance(res: MediationResult) -> pd.DataFrame:

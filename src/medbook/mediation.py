@@ -240,8 +240,8 @@ def mediate(
         mediator_fit=med_fit,
         outcome_fit=out_fit,
         data=study,
-        details=_details(model, q_error, opts, inference),
         accounting=inference.accounting,
+        **_details(model, q_error, opts, inference),
     )
 
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
+import numpy as np
 import pandas as pd
+from scipy import stats
 
+from .contract import Result
 from .data import StudyData
 from .fit import ModelFit
-from .jsonsafe import jsonable
 from .replicates import ReplicateAccounting
 
 __all__ = ["EFFECT_COLUMNS", "MediationResult", "MediationSpec", "estimand_label"]
@@ -63,8 +65,14 @@ class MediationSpec:
     scale: str = "difference"
 
 
-@dataclass
-class MediationResult:
+_DETAILS = (
+    "quadrature_nodes", "quadrature_error", "bootstrap_weights", "acceleration", "sensitivity",
+    "backend", "partitions",
+)
+
+
+@dataclass(repr=False)
+class MediationResult(Result):
     """Estimated mediation effects with their uncertainty.
 
     Attributes
@@ -97,8 +105,6 @@ class MediationResult:
         The fitted models at the point estimate.
     data : StudyData
         The arrays analysed (not serialised).
-    details : dict
-        Method-specific extras (quadrature error, BCa acceleration, ...).
     models : dict
         Every fitted model keyed by its response column, for analyses with
         several mediators or post-treatment confounders (empty otherwise).
@@ -106,6 +112,17 @@ class MediationResult:
         The design matrix and response of each of ``models`` (not serialised).
     accounting : ReplicateAccounting
         Replicates kept, kept as limit fits (``n_quasi_separated``) and excluded by reason.
+    quadrature_nodes, quadrature_error : int and float, optional
+        Gauss-Hermite nodes used and the accuracy reached (numerical integration).
+    bootstrap_weights : str, optional
+        ``"multinomial"`` or ``"poisson"`` (bootstrap only).
+    acceleration : dict, optional
+        BCa acceleration per estimand.
+    sensitivity : str, optional
+        Why no published sensitivity analysis covers these estimands (several
+        mediators, post-treatment confounders).
+    backend, partitions : str and int, optional
+        ``"dask"`` and the number of partitions for a Dask data frame.
     """
 
     effects: pd.DataFrame
@@ -119,18 +136,34 @@ class MediationResult:
     replicates: pd.DataFrame | None
     mediator_fit: ModelFit
     outcome_fit: ModelFit
-    data: StudyData = field(repr=False)
-    details: dict[str, Any] = field(default_factory=dict)
+    data: StudyData
     models: dict[str, ModelFit] = field(default_factory=dict)
     model_data: dict[str, tuple[Any, Any]] = field(default_factory=dict, repr=False)
     accounting: ReplicateAccounting = field(
         default_factory=lambda: ReplicateAccounting(requested=0, kept=0)
+    )
+    quadrature_nodes: int | None = None
+    quadrature_error: float | None = None
+    bootstrap_weights: str | None = None
+    acceleration: dict[str, float] | None = None
+    sensitivity: str | None = None
+    backend: str | None = None
+    partitions: int | None = None
+
+    _private: ClassVar[tuple[str, ...]] = (
+        "replicates", "mediator_fit", "outcome_fit", "data", "models", "model_data",
+        "accounting", *_DETAILS,
     )
 
     @property
     def n_quasi_separated(self) -> int:
         """Kept replicates in which a model is a limit fit (nuisance quasi-separation)."""
         return self.accounting.n_quasi_separated
+
+    @property
+    def details(self) -> dict[str, Any]:
+        """The method-specific extras that are set (quadrature, resampling, backend)."""
+        return {k: getattr(self, k) for k in _DETAILS if getattr(self, k) is not None}
 
     def __getitem__(self, estimand: str) -> float:
         """Point estimate of one estimand, e.g. ``res["nie1"]``."""
@@ -156,24 +189,63 @@ class MediationResult:
         table.index = [estimand_label(k) for k in table["estimand"]]
         return table.drop(columns="estimand")
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe dictionary of estimates and metadata."""
-        effects = [
-            {k: (row[k] if k == "estimand" else jsonable(row[k])) for k in EFFECT_COLUMNS}
-            for _, row in self.effects.iterrows()
-        ]
-        spec = asdict(self.spec)
-        spec["covariates"] = list(spec["covariates"])
-        spec["cde_at"] = list(spec["cde_at"])
-        spec["mediators"] = list(spec["mediators"])
-        spec["post_treatment"] = list(spec["post_treatment"])
+    def conf_int(self, level: float | None = None) -> pd.DataFrame:
+        """Intervals at another confidence level, recomputed from what the result stores.
+
+        Percentile or BCa intervals of the stored replicates (bootstrap,
+        quasi-Bayes), or normal intervals from the standard errors (delta method);
+        on ratio scales both are computed for the log ratio and mapped back.
+
+        Parameters
+        ----------
+        level : float, optional
+            Confidence level in [0.5, 1); default that of the analysis.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``estimand, ci_lower, ci_upper``.
+
+        Examples
+        --------
+        >>> import medbook
+        >>> res = medbook.mediate(medbook.simulate.simulate_linear(), "treatment", "mediator",
+        ...                       "outcome", ["x"], n_boot=200, seed=1)
+        >>> same = res.conf_int(0.95).set_index("estimand")
+        >>> bool((same["ci_lower"] == res.to_frame().set_index("estimand")["ci_lower"]).all())
+        True
+        """
+        from .inference import bca_interval, percentile_interval
+        from .options import check
+        from .scales import from_working, working
+
+        level = self.spec.conf_level if level is None else check("conf_level", level)
+        scale = self.spec.scale
+        rows = []
+        for key, est, se in self.effects[["estimand", "estimate", "std_error"]].itertuples(
+            index=False
+        ):
+            point = float(working(est, key, scale))  # log ratio on ratio scales
+            if self.replicates is None:
+                z = float(stats.norm.ppf(0.5 + level / 2.0))
+                lo, hi = point - z * se, point + z * se
+            else:
+                reps = working(self.replicates[key].to_numpy(), key, scale)
+                reps = reps[np.isfinite(reps)]
+                lo, hi = (
+                    bca_interval(reps, point, self.acceleration[key], level)
+                    if self.acceleration is not None
+                    else percentile_interval(reps, level)
+                )
+            lo, hi = from_working(np.array([lo, hi]), key, scale)
+            rows.append({"estimand": key, "ci_lower": float(lo), "ci_upper": float(hi)})
+        return pd.DataFrame(rows, columns=["estimand", "ci_lower", "ci_upper"])
+
+    def _json_extras(self) -> dict[str, Any]:
         models = {"mediator": self.mediator_fit.to_dict(), "outcome": self.outcome_fit.to_dict()}
         if self.models:
             models["chain"] = {k: fit.to_dict() for k, fit in self.models.items()}
         return {
-            "effects": effects,
-            "potential_outcomes": {k: jsonable(v) for k, v in self.potential_outcomes.items()},
-            "n": self.n,
             "n_dropped": self.data.n_dropped,
             "arm_sizes": dict(zip(("control", "treated"), self.data.arm_sizes(), strict=True)),
             "treatment_levels": [str(v) for v in self.data.treatment_levels],
@@ -183,32 +255,28 @@ class MediationResult:
             "ci": self.spec.ci,
             "conf_level": self.spec.conf_level,
             "n_boot": self.spec.n_boot,
-            "n_replicates": self.n_replicates,
-            "n_failed": self.n_failed,
             "n_quasi_separated": self.n_quasi_separated,
             "replicate_accounting": self.accounting.to_dict(),
             "seed": self.spec.seed,
-            "scale": self.scale,
-            "spec": spec,
             "models": models,
-            "warnings": list(self.warnings),
-            "details": {k: jsonable(v) for k, v in self.details.items()},
+            "details": self.details,
         }
 
-    def __repr__(self) -> str:
+    def _describe(self) -> str:
         spec = self.spec
-        head = (
-            f"MediationResult({spec.treatment} -> {' -> '.join(spec.mediators or (spec.mediator,))}"
+        text = (
+            f"{spec.treatment} -> {' -> '.join(spec.mediators or (spec.mediator,))}"
             f" -> {spec.outcome}; n={self.n}, treated={self.data.treatment_levels[1]!r} vs "
             f"control={self.data.treatment_levels[0]!r}, "
             f"{spec.mediator_model}/{spec.outcome_model} models, "
             f"interaction={spec.interaction}, method={spec.method}"
         )
         if spec.method != "delta":
-            head += f", {self.n_replicates} replicates"
-        head += f", scale={self.scale})"
+            text += f", {self.n_replicates} replicates"
+        return text + f", scale={self.scale}"
+
+    def _repr_tail(self) -> str:
         with pd.option_context("display.float_format", "{:.4f}".format, "display.width", 120):
             body = self.effects.to_string(index=False)
         notes = "".join(f"\n! {w}" for w in self.warnings)
-        return f"{head}\n{body}{notes}"
-
+        return f"\n{body}{notes}"

@@ -397,7 +397,7 @@ def mediate_sequential(
         scale="risk difference" if y_family != "linear" else "difference",
         n=study.n, n_replicates=n_reps, n_failed=n_failed, warnings=warnings,
         replicates=replicates, mediator_fit=fits[chain_data.n_confounders],
-        outcome_fit=fits[-1], data=study, details=details,
+        outcome_fit=fits[-1], data=study, **details,
         models=dict(zip(chain.columns, fits, strict=True)),
         model_data={c: (x, y) for c, x, y in zip(
             chain.columns, chain.designs, chain.responses, strict=True)},

@@ -262,5 +262,5 @@ def mediate_dask(
         mediator_fit=med_fit,
         outcome_fit=out_fit,
         data=study,  # type: ignore[arg-type]  # the summary; the rows stay on the cluster
-        details=details,
+        **details,
     )

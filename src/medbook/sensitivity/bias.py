@@ -10,13 +10,13 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
+from ..contract import Result
 from ..errors import ConfigError
-from ..jsonsafe import jsonable, records
 from ..results import MediationResult
 from ..sequential import check_sensitivity_scope
 from . import ratio
@@ -31,8 +31,8 @@ def _wording() -> Any:
     return wording
 
 
-@dataclass
-class BiasGrid:
+@dataclass(repr=False)
+class BiasGrid(Result):
     """Bias-corrected effects over a grid of confounder strengths.
 
     Attributes
@@ -54,6 +54,8 @@ class BiasGrid:
     scale: str
     multiplicative: bool = False
 
+    _json_names: ClassVar[dict[str, str]] = {"table": "grid"}
+
     @property
     def assumptions(self) -> list[str]:
         """The conditions under which the correction is exact, in plain sentences."""
@@ -68,21 +70,13 @@ class BiasGrid:
         rows = self.table[self.table["estimand"] == estimand]
         return rows.pivot(index="gamma", columns="delta", values="estimate")
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe dictionary."""
-        return jsonable(
-            {
-                "grid": records(self.table),
-                "observed": self.observed,
-                "scale": self.scale,
-                "assumptions": self.assumptions,
-            }
-        )
+    def _json_extras(self) -> dict[str, Any]:
+        return {"assumptions": self.assumptions}
 
-    def __repr__(self) -> str:
+    def _describe(self) -> str:
         return (
-            f"BiasGrid({self.table['gamma'].nunique()} x {self.table['delta'].nunique()} "
-            f"confounder strengths, scale={self.scale})"
+            f"{self.table['gamma'].nunique()} x {self.table['delta'].nunique()} "
+            f"confounder strengths, scale={self.scale}"
         )
 
 
@@ -192,8 +186,8 @@ def bias_grid(
                     multiplicative=multiplicative)
 
 
-@dataclass(frozen=True)
-class Robustness:
+@dataclass(frozen=True, repr=False)
+class Robustness(Result):
     """How strong a confounder must be to explain away an effect.
 
     Attributes
@@ -234,19 +228,20 @@ class Robustness:
         """One plain-language sentence for a stakeholder."""
         return _wording().robustness_sentence(self)
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe dictionary."""
-        return jsonable(
-            {
-                "estimand": self.estimand,
-                "estimate": self.estimate,
-                "limit": self.limit,
-                "value": self.value,
-                "value_estimate": self.value_estimate,
-                "outcome_scale": self.outcome_scale,
-                "conf_level": self.conf_level,
-                "sentence": self.sentence,
-            }
+    def to_frame(self) -> pd.DataFrame:
+        """One row: the fields of the result."""
+        return pd.DataFrame([{f: getattr(self, f) for f in (
+            "estimand", "estimate", "limit", "value", "value_estimate", "outcome_scale",
+            "conf_level", "scale",
+        )}])
+
+    def _json_extras(self) -> dict[str, Any]:
+        return {"sentence": self.sentence}
+
+    def _describe(self) -> str:
+        return (
+            f"{self.estimand}: value={self.value:.3f} at the {self.conf_level:.0%} limit "
+            f"{self.limit:.4g}, {self.value_estimate:.3f} at the estimate"
         )
 
 

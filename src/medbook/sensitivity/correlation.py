@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..contract import Result
 from ..errors import ConfigError
-from ..jsonsafe import jsonable, records
 from ..results import MediationResult
 from . import bivariate, closed_form, latent  # noqa: F401  (register the engines)
 from .problem import SENSITIVITY_ESTIMANDS, Curve, Note, build_problem, engine_for
@@ -32,8 +32,8 @@ def _wording() -> Any:
     return wording
 
 
-@dataclass
-class RhoSensitivity:
+@dataclass(repr=False)
+class RhoSensitivity(Result):
     """Effects as a function of the error correlation ``rho``.
 
     Attributes
@@ -82,6 +82,8 @@ class RhoSensitivity:
     conf_level: float
     interval_method: str
     note_codes: tuple[Note, ...] = field(default_factory=tuple)
+
+    _json_names: ClassVar[dict[str, str]] = {"table": "curve"}
 
     @property
     def model(self) -> str:
@@ -145,39 +147,21 @@ class RhoSensitivity:
         }
         return {**numbers, "sentence": _wording().rho_headline(numbers)}
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe dictionary of the curve, crossings and metadata."""
-        return jsonable(
-            {
-                "curve": records(self.table),
-                "zero_crossing": self.zero_crossing,
-                "zero_crossing_on_grid": self.grid_crossing(),
-                "crossings": self.crossings,
-                "r2_star_product": self.r2_star_product,
-                "r2_tilde_product": self.r2_tilde_product,
-                "r2_mediator": self.r2_mediator,
-                "r2_outcome": self.r2_outcome,
-                "ci_covers_zero_from_abs_rho": self.ci_covers_zero_from(),
-                "main_estimate": self.main_estimate,
-                "model": self.model,
-                "mediator_family": self.mediator_family,
-                "outcome_family": self.outcome_family,
-                "interaction": self.interaction,
-                "conf_level": self.conf_level,
-                "interval": self.interval,
-                "notes": self.notes,
-                "headline": self.headline("nie1"),
-            }
-        )
+    def _json_extras(self) -> dict[str, Any]:
+        return {
+            "zero_crossing_on_grid": self.grid_crossing(),
+            "ci_covers_zero_from_abs_rho": self.ci_covers_zero_from(),
+            "model": self.model,
+            "interval": self.interval,
+            "notes": self.notes,
+            "headline": self.headline("nie1"),
+        }
 
-    def __repr__(self) -> str:
+    def _describe(self) -> str:
         cross = ", ".join(
             f"{k}={'none' if v is None else f'{v:.3f}'}" for k, v in self.zero_crossing.items()
         )
-        return (
-            f"RhoSensitivity({self.model}; {self.table['rho'].nunique()} rho values; "
-            f"zero crossing: {cross})"
-        )
+        return f"{self.model}; {self.table['rho'].nunique()} rho values; zero crossing: {cross}"
 
 
 def _grid(grid: Sequence[float] | np.ndarray | None) -> np.ndarray:
