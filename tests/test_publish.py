@@ -16,7 +16,7 @@ from medbook.errors import ConfigError, RenderError
 from medbook.publish import render_book
 from medbook.publish.assemble import assemble_chapter
 from medbook.publish.builtin import chapter_numbers
-from medbook.publish.cache import MemoStore, data_files
+from medbook.publish.cache import ConversionCache, data_files
 from medbook.publish.crossref import PandocRunner, number_chapter, resolve_chapter
 from medbook.publish.execute import ExecutedChapter, cell_options
 from medbook.publish.project import load_project
@@ -197,7 +197,7 @@ def test_data_files_rule(tmp_path: Path) -> None:
 def _runner(tmp_path: Path) -> PandocRunner:
     bib = tmp_path / "refs.bib"
     bib.write_text("@book{knuth, author={Knuth, Donald}, title={TAOCP}, year={1968}}\n")
-    return PandocRunner(MemoStore(tmp_path, "pandoc"), tmp_path, (bib,), None)
+    return PandocRunner(ConversionCache(tmp_path, "pandoc"), tmp_path, (bib,), None)
 
 
 def test_crossref_numbering_and_resolution(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .data import StudyData, VariableKind, prepare
+from .data import AnalysisData, VariableKind, prepare
 from .errors import ConfigError, DataError
 
 __all__ = ["ChainData", "chain_roles", "prepare_chain"]
@@ -29,7 +29,7 @@ class ChainData:
 
     Attributes
     ----------
-    study : StudyData
+    study : AnalysisData
         Treatment, first mediator, outcome and covariates (rows and drops included).
     columns : tuple of str
         Intermediate columns in model order: post-treatment confounders, then mediators.
@@ -41,7 +41,7 @@ class ChainData:
         How many of ``columns`` are post-treatment confounders.
     """
 
-    study: StudyData
+    study: AnalysisData
     columns: tuple[str, ...]
     values: tuple[np.ndarray, ...]
     kinds: tuple[VariableKind, ...]

@@ -18,7 +18,7 @@ import pandas as pd
 
 from .errors import DataError
 
-__all__ = ["StudyData", "VariableKind", "prepare", "treatment_arms"]
+__all__ = ["AnalysisData", "VariableKind", "prepare", "treatment_arms"]
 
 VariableKind = Literal["binary", "continuous"]
 
@@ -29,7 +29,7 @@ _RELATIVE_SPREAD = 1e-9
 
 
 @dataclass(frozen=True)
-class StudyData:
+class AnalysisData:
     """Numeric arrays for one mediation study, with their roles.
 
     Attributes
@@ -320,7 +320,7 @@ def prepare(
     *,
     drop_missing: bool = False,
     treated: Any = None,
-) -> StudyData:
+) -> AnalysisData:
     """Validate a data frame and extract the arrays of a mediation study.
 
     Parameters
@@ -341,7 +341,7 @@ def prepare(
 
     Returns
     -------
-    StudyData
+    AnalysisData
 
     Raises
     ------
@@ -408,7 +408,7 @@ def prepare(
         raise DataError(
             f"only {rows.size} usable rows for a model with {n_params} parameters"
         )
-    return StudyData(
+    return AnalysisData(
         treatment=t,
         mediator=m,
         outcome=y,

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 from scipy import special
 
-from .data import StudyData
+from .data import AnalysisData
 from .errors import DataError
 from .fit import Family
 from .scales import Scale, cde_mean_key, decompose
@@ -71,13 +71,13 @@ class EffectModel:
     gh_nodes: int = GH_NODES
 
 
-def mediator_design(data: StudyData) -> tuple[np.ndarray, tuple[str, ...]]:
+def mediator_design(data: AnalysisData) -> tuple[np.ndarray, tuple[str, ...]]:
     """Design matrix ``[1, t, covariates]`` of the mediator model and its column names."""
     x = np.column_stack([np.ones(data.n), data.treatment, data.covariates])
     return x, _unique_terms((INTERCEPT, data.names["treatment"], *data.covariate_names))
 
 
-def outcome_design(data: StudyData, interaction: bool) -> tuple[np.ndarray, tuple[str, ...]]:
+def outcome_design(data: AnalysisData, interaction: bool) -> tuple[np.ndarray, tuple[str, ...]]:
     """Design matrix ``[1, t, m, (t*m), covariates]`` of the outcome model and its names."""
     t, m = data.treatment, data.mediator
     names = [INTERCEPT, data.names["treatment"], data.names["mediator"]]

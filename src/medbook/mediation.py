@@ -18,7 +18,7 @@ import pandas as pd
 
 from .backends import is_dask_frame
 from .counts import check_counts, is_count_column
-from .data import StudyData, prepare
+from .data import AnalysisData, prepare
 from .effects import (
     LOG_LINK,
     EffectModel,
@@ -299,7 +299,7 @@ def _natural(inference: Inference, point: dict[str, float], scale: str) -> Infer
     return inference
 
 
-def _outcome_family(opts: dict[str, Any], study: StudyData, column: str) -> Family:
+def _outcome_family(opts: dict[str, Any], study: AnalysisData, column: str) -> Family:
     """The outcome model; ``auto_counts`` lets ``"auto"`` pick Poisson for count columns."""
     choice = opts["outcome_model"]
     if choice == "auto" and opts["auto_counts"] and is_count_column(study.outcome):
@@ -323,7 +323,7 @@ def _family(choice: Any, kind: str, role: str, column: str) -> Family:
 
 
 def _model_pair(
-    study: StudyData, opts: dict[str, Any], mediator: str, outcome: str
+    study: AnalysisData, opts: dict[str, Any], mediator: str, outcome: str
 ) -> ModelPair:
     """Families, designs and responses of the two models."""
     xm, m_names = mediator_design(study)
@@ -337,7 +337,7 @@ def _model_pair(
     )
 
 
-def _default_cde_at(data: StudyData) -> tuple[float, ...]:
+def _default_cde_at(data: AnalysisData) -> tuple[float, ...]:
     if data.mediator_kind == "binary":
         return (0.0, 1.0)
     control_mean = float(np.mean(data.mediator[data.treatment == 0]))
@@ -345,7 +345,7 @@ def _default_cde_at(data: StudyData) -> tuple[float, ...]:
 
 
 def _evaluator(
-    model: EffectModel, study: StudyData, unit: ReplicateWeights, unit_means: Any, scale: Scale
+    model: EffectModel, study: AnalysisData, unit: ReplicateWeights, unit_means: Any, scale: Scale
 ) -> Evaluate:
     """Estimands of coefficient batches (by default under unit weights), on the working scale."""
 
@@ -384,7 +384,7 @@ def _inference(
 
 
 def _quadrature(
-    model: EffectModel, med_fit: ModelFit, out_fit: ModelFit, study: StudyData, unit: Any
+    model: EffectModel, med_fit: ModelFit, out_fit: ModelFit, study: AnalysisData, unit: Any
 ) -> tuple[EffectModel, float | None]:
     """Double the Gauss-Hermite nodes until the potential outcomes change by < 1e-6.
 
@@ -419,7 +419,7 @@ def _details(
     return details
 
 
-def _warnings(q_error: float | None, inference: Inference, study: StudyData) -> list[str]:
+def _warnings(q_error: float | None, inference: Inference, study: AnalysisData) -> list[str]:
     warnings = []
     if q_error is not None and q_error > _QUADRATURE_WARN:
         warnings.append(
@@ -433,7 +433,7 @@ def _warnings(q_error: float | None, inference: Inference, study: StudyData) -> 
 
 
 def _spec(
-    opts: dict[str, Any], study: StudyData, model: EffectModel, ci: str, roles: tuple[str, ...]
+    opts: dict[str, Any], study: AnalysisData, model: EffectModel, ci: str, roles: tuple[str, ...]
 ) -> MediationSpec:
     treatment, mediator, outcome = roles
     return MediationSpec(

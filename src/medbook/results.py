@@ -10,7 +10,7 @@ import pandas as pd
 from scipy import stats
 
 from .contract import Result
-from .data import StudyData
+from .data import AnalysisData
 from .fit import ModelFit
 from .replicates import ReplicateAccounting
 
@@ -103,7 +103,7 @@ class MediationResult(Result):
         Estimands of every successful replicate (bootstrap / quasi-Bayes).
     mediator_fit, outcome_fit : ModelFit
         The fitted models at the point estimate.
-    data : StudyData
+    data : AnalysisData
         The arrays analysed (not serialised).
     models : dict
         Every fitted model keyed by its response column, for analyses with
@@ -136,7 +136,7 @@ class MediationResult(Result):
     replicates: pd.DataFrame | None
     mediator_fit: ModelFit
     outcome_fit: ModelFit
-    data: StudyData
+    data: AnalysisData
     models: dict[str, ModelFit] = field(default_factory=dict)
     model_data: dict[str, tuple[Any, Any]] = field(default_factory=dict, repr=False)
     accounting: ReplicateAccounting = field(

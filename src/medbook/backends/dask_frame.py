@@ -34,7 +34,7 @@ _MAX_LEVELS = 50
 class DaskStudy:
     """What the client knows about a study whose rows stay on the cluster.
 
-    It has the summary attributes of :class:`medbook.data.StudyData` (the
+    It has the summary attributes of :class:`medbook.data.AnalysisData` (the
     arrays themselves are on the workers, in :attr:`blocks`).
 
     Attributes

@@ -22,7 +22,7 @@ from typing import Any
 from ..errors import RenderError
 from ..interrupts import deferred_signals
 from .assemble import ChapterSource, assemble_chapter
-from .cache import ChapterCache, MemoStore, chapter_key, data_files, hash_files, package_hash
+from .cache import ChapterCache, ConversionCache, chapter_cache_key, package_hash
 from .client import kill_kernels, output_limit
 from .crossref import ChapterIndex, PandocRunner, number_chapter, resolve_chapter, set_meta
 from .execute import ExecutedChapter, execute_document
@@ -119,17 +119,10 @@ def _execute_all(
     pending: list[int] = []
     for i, (entry, doc) in enumerate(zip(project.chapters, docs, strict=True)):
         defaults = _execute_defaults(project, doc)
-        text = entry.path.read_text(encoding="utf-8")
-        code = "\n".join(c.source for c in doc.cells)
-        code += "\n".join(
-            e.expr for b in doc.blocks if isinstance(b, MarkdownChunk) for e in b.inline
-        )
-        if _needs_kernel(doc):
-            files = data_files(project.root, entry.path, code)
-            options = {**defaults, "medbook-output-limit": output_limit()}  # cuts outputs
-            key = chapter_key(text, options, pkg_digest, hash_files(files, project.root))
-        else:  # nothing runs: only the text matters
-            key = chapter_key(text, defaults, "", "")
+        runs_code = _needs_kernel(doc)
+        if runs_code:  # the output limit cuts outputs, so it is part of the key
+            defaults = {**defaults, "medbook-output-limit": output_limit()}
+        key = chapter_cache_key(project.root, entry.path, doc, defaults, pkg_digest, runs_code)
         keys.append(key)
         hit = None if fresh else cache.get(entry.slug, key)
         if hit is not None:
@@ -323,7 +316,7 @@ def render_builtin(
     sources, executed, cached = _execute_all(project, docs, fresh, package_dir, jobs, log)
 
     cache_root = project.root / CACHE_DIR
-    memo = MemoStore(cache_root, "pandoc")
+    memo = ConversionCache(cache_root, "pandoc")
     runner = PandocRunner(memo, project.root, project.bibliography, project.csl)
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         numbered = list(
@@ -360,7 +353,7 @@ def render_builtin(
                 (build / name).write_bytes(data)
             assets.update(source.assets)
             assets.update(_copy_images(ast, entry, project, set(source.assets), build))
-        assets_digest = MemoStore.key(
+        assets_digest = ConversionCache.key(
             *(
                 name.encode() + b"\0" + hashlib.sha256(assets[name]).digest()
                 for name in sorted(assets)
@@ -424,7 +417,7 @@ def render_builtin(
                     xref_file=xref_file,
                     xref_digest=xref_digest,
                 )
-            pdf_memo = MemoStore(cache_root, "pdf")
+            pdf_memo = ConversionCache(cache_root, "pdf")
             summary.pdf, summary.handouts = write_pdfs(
                 project, chapters, build, pdf_memo, assets_digest, back_matter
             )

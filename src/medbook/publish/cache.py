@@ -12,8 +12,13 @@ Chapter cache: executed-and-assembled chapters are keyed by a SHA-256 over
 Any change to one of these re-executes the chapter; nothing else does. A chapter
 without code (no cells, no inline expressions) depends on its text only.
 
-Memo store: pure conversions (pandoc runs, typst compiles) are keyed by a hash of
-all their inputs, so an unchanged page is not converted again.
+:func:`chapter_cache_key` assembles these inputs for one chapter.
+
+Conversion cache: pure conversions (pandoc runs, typst compiles) are keyed by a hash
+of all their inputs, so an unchanged page is not converted again.
+
+Only the built-in renderer uses these caches. The Quarto route relies on Quarto's
+own ``_freeze/`` folder instead (``medbook render --fresh`` thaws it).
 """
 
 from __future__ import annotations
@@ -28,10 +33,12 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from .assemble import ChapterSource
+from .qmd import MarkdownChunk, QmdDocument
 
 __all__ = [
     "ChapterCache",
-    "MemoStore",
+    "ConversionCache",
+    "chapter_cache_key",
     "chapter_key",
     "data_files",
     "hash_files",
@@ -102,6 +109,30 @@ def chapter_key(
     return digest.hexdigest()
 
 
+def chapter_cache_key(
+    project_root: Path,
+    chapter: Path,
+    doc: QmdDocument,
+    options: dict[str, object],
+    package_digest: str,
+    runs_code: bool,
+) -> str:
+    """The cache key of one chapter, from the inputs the module docstring lists.
+
+    ``runs_code`` is False for a chapter without cells or inline expressions: its
+    text and options alone decide.
+    """
+    text = chapter.read_text(encoding="utf-8")
+    if not runs_code:
+        return chapter_key(text, options, "", "")
+    code = "\n".join(c.source for c in doc.cells)
+    code += "\n".join(
+        e.expr for b in doc.blocks if isinstance(b, MarkdownChunk) for e in b.inline
+    )
+    files = data_files(project_root, chapter, code)
+    return chapter_key(text, options, package_digest, hash_files(files, project_root))
+
+
 def _atomic_dir(final: Path, fill: Callable[[Path], None]) -> None:
     tmp = final.with_name(f"{final.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -151,7 +182,7 @@ class ChapterCache:
         _atomic_dir(chapter_dir / key, fill)
 
 
-class MemoStore:
+class ConversionCache:
     """Results of pure conversions, keyed by a hash of everything they depend on."""
 
     def __init__(self, root: Path, kind: str) -> None:

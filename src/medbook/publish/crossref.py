@@ -8,7 +8,7 @@ Each chapter goes through pandoc twice with the Lua filter ``medbook.lua``:
    ``@sec-``/``@eq-`` reference resolved from the book-wide label table, callouts
    boxed and citations formatted by ``--citeproc``.
 
-Every pandoc run is memoised in a :class:`~medbook.publish.cache.MemoStore`.
+Every pandoc run is memoised in a :class:`~medbook.publish.cache.ConversionCache`.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any
 
 from ..convert import pandoc_convert
 from ..errors import RenderError
-from .cache import MemoStore
+from .cache import ConversionCache
 
 __all__ = ["ChapterIndex", "PandocRunner", "number_chapter", "resolve_chapter", "set_meta"]
 
@@ -62,7 +62,7 @@ class PandocRunner:
     """
 
     def __init__(
-        self, memo: MemoStore, workdir: Path, bibliography: tuple[Path, ...], csl: Path | None
+        self, memo: ConversionCache, workdir: Path, bibliography: tuple[Path, ...], csl: Path | None
     ) -> None:
         self.memo = memo
         self.workdir = workdir
@@ -70,13 +70,13 @@ class PandocRunner:
         self.filter_text = self.filter.read_text(encoding="utf-8")
         self.bibliography = bibliography
         self.csl = csl
-        self.citation_digest = MemoStore.key(
+        self.citation_digest = ConversionCache.key(
             *(p.read_bytes() for p in bibliography), csl.read_bytes() if csl else b""
         )
 
     def run(self, text: str, from_format: str, to_format: str, args: list[str], extra: str) -> str:
         """Convert ``text``; ``extra`` must hash every input not in ``text`` or ``args``."""
-        key = MemoStore.key(
+        key = ConversionCache.key(
             text,
             from_format,
             to_format,

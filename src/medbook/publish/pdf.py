@@ -7,7 +7,7 @@ from importlib import resources
 from pathlib import Path
 
 from ..convert import compile_typst, escape_typst
-from .cache import MemoStore
+from .cache import ConversionCache
 from .project import BookProject, ChapterEntry
 
 __all__ = ["PdfChapter", "write_pdfs"]
@@ -71,8 +71,10 @@ def handout_source(project: BookProject, chapter: PdfChapter) -> str:
     )
 
 
-def _compile(source: str, target: Path, root: Path, memo: MemoStore, assets_digest: str) -> Path:
-    key = MemoStore.key(source, assets_digest)
+def _compile(
+    source: str, target: Path, root: Path, memo: ConversionCache, assets_digest: str
+) -> Path:
+    key = ConversionCache.key(source, assets_digest)
     cached = memo.get(key)
     target.parent.mkdir(parents=True, exist_ok=True)
     if cached is not None:
@@ -87,7 +89,7 @@ def write_pdfs(
     project: BookProject,
     chapters: list[PdfChapter],
     out: Path,
-    memo: MemoStore,
+    memo: ConversionCache,
     assets_digest: str,
     back_matter: str = "",
 ) -> tuple[Path, list[Path]]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from .. import results
 from ..numformat import format_level
 from .formatting import num
 from .wording import classify
@@ -21,7 +22,6 @@ if TYPE_CHECKING:
     from .readout import SensitivitySummary
 
 __all__ = [
-    "SHORT_LABELS",
     "bias_assumptions",
     "estimand_label",
     "model_pair",
@@ -32,8 +32,6 @@ __all__ = [
     "sensitivity_sentence",
 ]
 
-#: Short names of the natural effects (the long names are :func:`medbook.results.estimand_label`).
-SHORT_LABELS = {"nie0": "NIE(0)", "nie1": "NIE(1)", "nde0": "NDE(0)", "nde1": "NDE(1)"}
 
 _RHO_NOTES = {
     "binary_mediator": (
@@ -83,14 +81,14 @@ _BIAS_ASSUMPTIONS = (
 
 
 def estimand_label(key: str) -> str:
-    """Short name of a natural effect.
+    """Short name of a natural effect: the last word of :func:`medbook.results.estimand_label`.
 
     Examples
     --------
     >>> estimand_label("nie1")
     'NIE(1)'
     """
-    return SHORT_LABELS.get(key, key)
+    return results.estimand_label(key).split()[-1]
 
 
 def model_pair(kinds: tuple[str, str]) -> str:
