@@ -62,5 +62,10 @@ def test_conf_int_recomputes_from_replicates(results):
         wide = wide.set_index("estimand")
         assert (narrow["ci_lower"] >= wide["ci_lower"]).all()
         assert (narrow["ci_upper"] <= wide["ci_upper"]).all()
+    ratio = medbook.mediate(simulate_binary(n=600), "treatment", "mediator", "outcome", ["x"],
+                            scale="ratio", n_boot=60, seed=2)
+    same = ratio.conf_int().set_index("estimand")
+    stored = ratio.to_frame().set_index("estimand")[["ci_lower", "ci_upper"]]
+    pd.testing.assert_frame_equal(same, stored, rtol=1e-9)
     with pytest.raises(medbook.ConfigError, match="conf_level"):
         results["mediation (delta)"].conf_int(1.5)

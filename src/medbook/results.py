@@ -66,8 +66,8 @@ class MediationSpec:
 
 
 _DETAILS = (
-    "quadrature_nodes", "quadrature_error", "bootstrap_weights", "acceleration", "sensitivity",
-    "backend", "partitions",
+    "quadrature_nodes", "quadrature_error", "bootstrap_weights", "acceleration",
+    "log_scale_inference", "sensitivity", "backend", "partitions",
 )
 
 
@@ -118,6 +118,8 @@ class MediationResult(Result):
         ``"multinomial"`` or ``"poisson"`` (bootstrap only).
     acceleration : dict, optional
         BCa acceleration per estimand.
+    log_scale_inference : str, optional
+        On ratio scales: which quantities are computed on the log scale.
     sensitivity : str, optional
         Why no published sensitivity analysis covers these estimands (several
         mediators, post-treatment confounders).
@@ -146,6 +148,7 @@ class MediationResult(Result):
     quadrature_error: float | None = None
     bootstrap_weights: str | None = None
     acceleration: dict[str, float] | None = None
+    log_scale_inference: str | None = None
     sensitivity: str | None = None
     backend: str | None = None
     partitions: int | None = None
