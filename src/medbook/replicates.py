@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .data import StudyData
+from .data import AnalysisData
 from .errors import FitError
 from .fitcore import ModelFit, Status
 
@@ -145,7 +145,7 @@ def account(
     return ok, accounting
 
 
-def limit_fit_warnings(study: StudyData, fits: Mapping[str, ModelFit]) -> list[str]:
+def limit_fit_warnings(study: AnalysisData, fits: Mapping[str, ModelFit]) -> list[str]:
     """Plain-language warnings for point fits that are limit fits, naming column and level.
 
     ``fits`` maps the response column to its point fit.
@@ -167,7 +167,7 @@ def limit_fit_warnings(study: StudyData, fits: Mapping[str, ModelFit]) -> list[s
     return out
 
 
-def _describe(study: StudyData, rows: np.ndarray) -> str:
+def _describe(study: AnalysisData, rows: np.ndarray) -> str:
     """``"occp = 'farm'"`` when ``rows`` are one level of a categorical covariate."""
     for column in study.covariate_columns:
         prefix = f"{column}["
@@ -185,5 +185,5 @@ def _describe(study: StudyData, rows: np.ndarray) -> str:
     return f"these {int(rows.sum())} covariate patterns (rows {shown}, ...)"
 
 
-def _response(study: StudyData, column: str) -> np.ndarray:
+def _response(study: AnalysisData, column: str) -> np.ndarray:
     return study.outcome if column == study.names["outcome"] else study.mediator
