@@ -39,10 +39,13 @@ _FORMATS = ("svg", "png", "pdf")
 
 
 def _label(text: str, detail: str | None = None) -> str:
-    """HTML-like Graphviz label: cleaned, escaped text (``\n`` breaks lines), optional detail."""
+    """HTML-like Graphviz label: cleaned, escaped text (newlines break lines), optional detail.
+
+    Text that is empty once cleaned becomes a no-break space: Graphviz rejects ``<B></B>``.
+    """
     def esc(value: str) -> str:
         lines = (clean_text(part) for part in str(value).split("\n"))
-        return "<BR/>".join(html.escape(line, quote=True) for line in lines)
+        return "<BR/>".join(html.escape(line, quote=True) for line in lines) or "&#160;"
 
     body = f"<B>{esc(text)}</B>"
     if detail:

@@ -114,6 +114,21 @@ def _closest(name: str, options: Sequence[str]) -> str | None:
     return match[0] if match else None
 
 
+def _check_scalar(series: pd.Series, column: str) -> None:
+    """Refuse cells holding lists or records (nested Parquet types) in a used column."""
+    if series.dtype != object:
+        return
+    nested = series.map(lambda v: isinstance(v, (list, tuple, dict, set, np.ndarray)))
+    mask = nested.to_numpy(dtype=bool)
+    if mask.any():
+        kind = type(series.to_numpy()[mask][0]).__name__
+        kind = {"ndarray": "list", "tuple": "list", "dict": "record"}.get(kind, kind)
+        raise DataError(
+            f"column {column!r} holds {kind} values, not one number or text per cell "
+            f"({_row_list(mask)}); a nested Parquet column cannot be a study variable"
+        )
+
+
 def _missing_mask(series: pd.Series) -> np.ndarray:
     """Missing, blank (whitespace-only text) or non-finite cells."""
     mask = np.asarray(pd.isna(series), dtype=bool).copy()
@@ -368,6 +383,8 @@ def prepare(
         raise DataError("the data has no rows")
     frame = frame.rename(columns=str)
     used = [treatment, mediator, outcome, *covariates]
+    for column in used:
+        _check_scalar(frame[column], column)
     missing = np.zeros(len(frame), dtype=bool)
     for column in used:
         col_missing = _missing_mask(frame[column])

@@ -176,8 +176,9 @@ def standardise(x: np.ndarray, const: int | None) -> tuple[np.ndarray, np.ndarra
     for j in range(x.shape[1]):
         col = x[:, j]
         if col.max() > col.min():
-            shift[j] = col.mean() if const is not None else 0.0
-            scale[j] = col.std()
+            peak = np.abs(col).max()  # moments of col / peak: no overflow near 1e154
+            shift[j] = peak * (col / peak).mean() if const is not None else 0.0
+            scale[j] = peak * (col / peak).std()
     return (x - shift) / scale, shift, scale
 
 

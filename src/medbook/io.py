@@ -31,6 +31,7 @@ _SNIFF_BYTES = 64 * 1024
 _SCAN_BLOCK = 16 * 1024 * 1024
 _DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+$")
 _DECIMAL_POINT = re.compile(r"^[+-]?\d+\.\d+$")
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")  # not str.splitlines: U+2028 etc. may be in a cell
 _NA_VALUES = ["", "NA", "N/A", "n/a", "NaN", "nan", "NULL", "null", "None", "#N/A", "."]
 
 
@@ -154,7 +155,7 @@ def _decode_head(head: bytes, name: str, *, complete: bool) -> str:
 
 def _detect_delimiter(text: str, name: str) -> str:
     """Pick the delimiter giving the most, and consistent, fields over the first lines."""
-    lines = [line for line in text.splitlines()[:50] if line.strip()]
+    lines = [line for line in _LINE_BREAK.split(text)[:50] if line.strip()]
     if not text.endswith(("\n", "\r")) and len(lines) > 1:
         lines = lines[:-1]  # the sniffed block may end mid-line
     best, best_fields = ",", 1
@@ -181,7 +182,7 @@ def _detect_delimiter(text: str, name: str) -> str:
 def _uses_decimal_comma(text: str, delimiter: str) -> bool:
     """Whether numbers in a semicolon file use a decimal comma (``1,5``)."""
     comma = point = 0
-    for row in csv.reader(text.splitlines()[1:50], delimiter=delimiter):
+    for row in csv.reader(_LINE_BREAK.split(text)[1:50], delimiter=delimiter):
         for cell in row:
             cell = cell.strip()
             comma += bool(_DECIMAL_COMMA.match(cell))

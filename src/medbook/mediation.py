@@ -38,6 +38,7 @@ from .inference import (
     delta_inference,
     quasi_bayes_inference,
 )
+from .membudget import check_memory
 from .options import resolve
 from .replicates import limit_fit_warnings
 from .results import EFFECT_COLUMNS, MediationResult, MediationSpec
@@ -204,6 +205,8 @@ def mediate(
         drop_missing=drop_missing, treated=opts["treated"],
     )
     pair = _model_pair(study, opts, mediator, outcome)
+    p_largest = max(pair.xm.shape[1], pair.xy.shape[1] + 1)
+    check_memory(study.n, _replicate_fits(opts, study.n), p_largest)
     scale = check_scale(opts["scale"], study.outcome_kind, outcome)
     cde_values = _default_cde_at(study) if opts["cde_at"] is None else opts["cde_at"]
     model = EffectModel(pair.m_family, pair.y_family, opts["interaction"], cde_values)
@@ -243,6 +246,13 @@ def mediate(
         accounting=inference.accounting,
         **_details(model, q_error, opts, inference),
     )
+
+
+def _replicate_fits(opts: dict[str, Any], n: int) -> int:
+    """Weightings the kernel fits at once: bootstrap replicates (or jackknife groups)."""
+    if opts["method"] != "bootstrap":
+        return 1
+    return max(opts["n_boot"], min(n, 1000) if opts["ci"] == "bca" else 1)
 
 
 def _single(mediator: Any, post_treatment: Any, opts: dict[str, Any]) -> bool:

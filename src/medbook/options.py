@@ -12,6 +12,7 @@ that ties two options together goes into :func:`resolve`.
 from __future__ import annotations
 
 import math
+import reprlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -19,6 +20,16 @@ from typing import Any, Literal
 import numpy as np
 
 from .errors import ConfigError
+
+
+def _quote(value: Any, limit: int = 60) -> str:
+    """A short ``repr`` of a user value for messages (nested values and long text cut)."""
+    short = reprlib.Repr()
+    short.maxlevel, short.maxlist, short.maxtuple, short.maxdict = 2, 4, 4, 4
+    short.maxstring, short.maxother = limit, limit
+    text = short.repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
 
 __all__ = ["OPTIONS", "Option", "OptionError", "check", "resolve"]
 
@@ -106,8 +117,8 @@ class Option:
         )
         if (low is not None and value < low) or too_high:
             if self.kind == "number":
-                raise OptionError(f"must be a number in {self._span(low)}, got {shown!r}")
-            raise OptionError(f"must be between {low} and {self.high}, got {shown!r}")
+                raise OptionError(f"must be a number in {self._span(low)}, got {_quote(shown)}")
+            raise OptionError(f"must be between {low} and {self.high}, got {_quote(shown)}")
 
     def _span(self, low: float | None) -> str:
         return f"[{low:g}, {self.high:g}{')' if self.high_open else ']'}"
@@ -115,7 +126,7 @@ class Option:
     def _choice(self, value: Any) -> str:
         normal = value.lower().replace("-", "_") if isinstance(value, str) else value
         if normal not in self.choices:
-            raise OptionError(f"must be one of {', '.join(self.choices)}; got {value!r}")
+            raise OptionError(f"must be one of {', '.join(self.choices)}; got {_quote(value)}")
         return normal
 
     def _integer(self, value: Any) -> int:
@@ -125,7 +136,7 @@ class Option:
 
     def _number(self, value: Any) -> float:
         if not _is_number(value) or not math.isfinite(value):
-            raise OptionError(f"must be a number in {self._span(self.low)}, got {value!r}")
+            raise OptionError(f"must be a number in {self._span(self.low)}, got {_quote(value)}")
         return float(value)
 
     def _boolean(self, value: Any) -> bool:
@@ -136,7 +147,7 @@ class Option:
     def _numbers(self, value: Any) -> tuple[float, ...]:
         items = [value] if _is_number(value) else list(np.ravel(np.asarray(value, dtype=object)))
         if not all(_is_number(v) and math.isfinite(v) for v in items):
-            raise OptionError(f"must be a number or a list of numbers, got {value!r}")
+            raise OptionError(f"must be a number or a list of numbers, got {_quote(value)}")
         return tuple(dict.fromkeys(float(v) for v in items))
 
     def _value(self, value: Any) -> Any:

@@ -9,6 +9,7 @@ out-of-range values raise a one-line :class:`~medbook.errors.ConfigError`.
 from __future__ import annotations
 
 import hashlib
+import reprlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,10 @@ from .sanitize import clean_text
 __all__ = ["Role", "Study", "load_study"]
 
 _MAX_CONFIG_BYTES = 256 * 1024
+#: Values a study file may hold once YAML aliases are expanded (a "billion laughs"
+#: file of a few hundred bytes expands to billions).
+_MAX_VALUES = 10_000
+_QUOTE_CHARS = 60
 _MAX_TEXT = 500
 #: Keys of a study file: the roles and texts here, then every analysis option of
 #: :data:`medbook.options.OPTIONS`.
@@ -191,6 +196,8 @@ def load_study(path: Path, data_override: Path | None = None) -> Study:
         raise ConfigError(f"study file {where!r} is not UTF-8 text") from err
     try:
         raw = yaml.safe_load(text)
+    except RecursionError as err:
+        raise ConfigError(f"study file {where!r} nests values too deeply") from err
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
@@ -198,11 +205,13 @@ def load_study(path: Path, data_override: Path | None = None) -> Study:
         raise ConfigError(f"study file {where!r} is not valid YAML{at}: {problem}") from err
     if not isinstance(raw, dict):
         raise ConfigError(f"study file {where!r} must be a mapping of keys to values")
-    keys = [str(k) for k in raw]
-    unknown = [k for k in keys if k not in _KEYS]
+    _check_expansion(raw, where)
+    unknown = [_quote(k) if not isinstance(k, str) else k for k in raw if k not in _KEYS]
     if unknown:
+        shown = ", ".join(k if len(k) <= 40 else k[:39] + "…" for k in unknown[:5])
+        more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
         raise ConfigError(
-            f"study file {where!r} has unknown key(s): {', '.join(unknown)} "
+            f"study file {where!r} has unknown key(s): {shown}{more} "
             f"(allowed: {', '.join(_KEYS)})"
         )
     missing = [k for k in _REQUIRED if k not in raw or raw[k] is None]
@@ -243,6 +252,38 @@ def load_study(path: Path, data_override: Path | None = None) -> Study:
         sha256=hashlib.sha256(raw_bytes).hexdigest(),
         **{**options, "cde_at": options["cde_at"] or ()},
     )
+
+
+def _check_expansion(raw: Any, where: str) -> None:
+    """Refuse a file whose values, with YAML aliases expanded, exceed :data:`_MAX_VALUES`.
+
+    Aliases make shared (or cyclic) references, so a tiny file can describe an
+    astronomically large structure; counting stops at the bound.
+    """
+    stack, count = [raw], 0
+    while stack:
+        value = stack.pop()
+        count += 1
+        if count > _MAX_VALUES:
+            raise ConfigError(
+                f"study file {where!r} expands to more than {_MAX_VALUES:,} values "
+                "(YAML aliases repeating a block, or a self-referencing alias); write the "
+                "values out"
+            )
+        if isinstance(value, dict):
+            stack.extend(value.keys())
+            stack.extend(value.values())
+        elif isinstance(value, (list, tuple, set)):
+            stack.extend(value)
+
+
+def _quote(value: Any, limit: int = _QUOTE_CHARS) -> str:
+    """A short ``repr`` of a user value for messages (nested values and long text cut)."""
+    short = reprlib.Repr()
+    short.maxlevel, short.maxlist, short.maxtuple, short.maxdict = 2, 4, 4, 4
+    short.maxstring, short.maxother = limit, limit
+    text = short.repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _type_name(value: Any) -> str:
