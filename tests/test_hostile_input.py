@@ -160,13 +160,13 @@ def test_non_utf8_data_file_name_is_a_one_line_error(tmp_path):
 def test_lone_surrogates_and_bidi_controls_in_labels_are_cleaned(tmp_path, capsys):
     small_frame().to_csv(tmp_path / "d.csv", index=False)
     study = write_study(tmp_path, tmp_path / "d.csv",
-                        treatment={"column": "treatment", "label": "Coach\ud800ing\u202e"},
+                        treatment={"column": "treatment", "label": "Coach\ud800ing\u202e 😀"},
                         question="Does it work?\u2029# Injected\udcff")
     out = tmp_path / "out"
     code = main(["memo", str(study), "--out", str(out), "--to", "md,json,html", "--quiet"])
     assert code == 0, capsys.readouterr().err
     results = json.loads((out / "results.json").read_text(encoding="utf-8"))
-    assert results["labels"]["treatment"]["label"] == "Coach\ufffding"
+    assert results["labels"]["treatment"]["label"] == "Coach\ufffding 😀"  # pair joined
     memo_md = (out / "memo.md").read_text(encoding="utf-8")
     assert "Coach\ufffding" in memo_md and "\u202e" not in memo_md
     assert not any(line.startswith("# Injected") for line in memo_md.splitlines())

@@ -14,7 +14,8 @@ a single line of well-formed text:
 * bidirectional embedding, override and isolate controls (U+202A-U+202E,
   U+2066-U+2069) are removed, so an unterminated right-to-left override cannot
   reverse the rest of a sentence, numbers included;
-* lone surrogates (from a non-UTF-8 file name or a ``"\\ud800"`` escape) become
+* surrogate pairs (YAML's ``"\\ud83d\\ude00"`` escapes make them) are joined;
+  lone surrogates (from a non-UTF-8 file name or a ``"\\ud800"`` escape) become
   U+FFFD and Unicode noncharacters are removed, so the text always encodes as
   UTF-8 and is valid XML;
 * the result is NFC-normalised, with runs of spaces collapsed.
@@ -75,6 +76,8 @@ def clean_text(value: object, *, limit: int | None = None) -> str:
     'bell and escape[31m'
     >>> clean_text("name\\udcff.csv")
     'name\\ufffd.csv'
+    >>> clean_text("smile \\ud83d\\ude00") == "smile \\U0001f600"
+    True
     >>> clean_text("x" * 10, limit=4)
     'xxx…'
     """
@@ -82,7 +85,10 @@ def clean_text(value: object, *, limit: int | None = None) -> str:
         text = bytes(value).decode("utf-8", "replace")
     else:
         text = str(value)
-    text = _SURROGATE.sub("\ufffd", text).translate(_TABLE)
+    if _SURROGATE.search(text):  # join pairs (YAML's "\\ud83d\\ude00"), then mark lone ones
+        text = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
+        text = _SURROGATE.sub("\ufffd", text)
+    text = text.translate(_TABLE)
     text = _SPACES.sub(" ", unicodedata.normalize("NFC", text)).strip()
     if limit is not None and len(text) > limit:
         text = text[: max(limit - 1, 0)].rstrip() + "…"
