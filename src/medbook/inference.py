@@ -16,7 +16,6 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .errors import FitError
 from .fit import ModelFit, ModelPair, fit_pair
 from .replicates import ReplicateAccounting, account
 from .weights import ReplicateWeights
