@@ -30,7 +30,7 @@ def estimated_peak(n: int, n_rep: int, p: int) -> int:
 
     Examples
     --------
-    >>> estimated_peak(3000, 1000, 6) < 2**20
+    >>> estimated_peak(3000, 1000, 6) < 2**21  # under 2 MiB
     True
     >>> round(estimated_peak(3000, 1000, 505) / 2**30, 1)
     10.5
