@@ -311,3 +311,18 @@ def test_renders_are_reproducible(tmp_path: Path) -> None:
     }
     assert first.keys() == second.keys()
     assert [k for k in first if first[k] != second[k]] == []
+
+
+def test_kernel_spec_is_written_safely_from_many_threads():
+    """Chapters execute in threads; the kernelspec must be written once, atomically."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from medbook.publish import execute
+
+    folder = Path(execute._kernel_dir())
+    shutil.rmtree(folder)
+    execute._write_kernel_dir.cache_clear()
+    with ThreadPoolExecutor(8) as pool:
+        found = set(pool.map(lambda _: execute._kernel_dir(), range(32)))
+    assert found == {str(folder)}
+    assert [p.name for p in (folder / "medbook-python").iterdir()] == ["kernel.json"]

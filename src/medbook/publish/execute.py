@@ -13,6 +13,7 @@ import os
 import re
 import sys
 import tempfile
+import threading
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -81,9 +82,17 @@ def cell_options(cell: Cell, defaults: dict[str, Any]) -> CellOptions:
     )
 
 
-@cache
+_KERNEL_DIR_LOCK = threading.Lock()
+
+
 def _kernel_dir() -> str:
     """A kernelspec folder whose only kernel runs this interpreter's ipykernel."""
+    with _KERNEL_DIR_LOCK:  # chapters run in threads: write the spec once per process
+        return _write_kernel_dir()
+
+
+@cache
+def _write_kernel_dir() -> str:
     # One folder per interpreter (virtualenvs side by side must not share a spec).
     tag = hashlib.sha256(os.fsencode(sys.executable)).hexdigest()[:12]
     root = Path(tempfile.gettempdir()) / f"medbook-kernels-{os.getuid()}-{tag}"
@@ -101,9 +110,10 @@ def _kernel_dir() -> str:
         "display_name": "medbook (Python)",
         "language": "python",
     }
-    tmp = spec_dir / f".kernel.json.{os.getpid()}"
-    tmp.write_text(json.dumps(spec), encoding="utf-8")
-    tmp.replace(spec_dir / "kernel.json")  # atomic: parallel renders read a whole file
+    handle, name = tempfile.mkstemp(prefix=".kernel.json.", dir=spec_dir)
+    with os.fdopen(handle, "w", encoding="utf-8") as out:
+        out.write(json.dumps(spec))
+    os.replace(name, spec_dir / "kernel.json")  # atomic: parallel renders read a whole file
     return str(root)
 
 
