@@ -440,15 +440,16 @@ def test_reported_quadrature_error_is_honest_for_a_wide_mediator():
 
 
 @pytest.mark.parametrize("binary_mediator", [False, True])
-def test_g_formula_does_not_depend_on_row_subchunks(binary_mediator, monkeypatch):
-    """Rows are averaged in sub-chunks to bound memory; tiny sub-chunks give the same numbers."""
-    import medbook.effects as effects_module
+def test_g_formula_does_not_depend_on_tiles(binary_mediator, monkeypatch):
+    """Replicates x rows are averaged in cache-sized tiles; tiny tiles give the same numbers."""
+    import medbook.weights as weights_module
 
     frame = (simulate.simulate_binary(seed=3, n=1500) if binary_mediator
              else _continuous_mediator_binary_outcome(seed=3, n=1500))
     kwargs = {"interaction": True, "n_boot": 15, "seed": 2, "cde_at": [0.0, 1.0]}
     big = medbook.mediate(frame, "treatment", "mediator", "outcome", ["x"], **kwargs)
-    monkeypatch.setattr(effects_module, "_SUBCHUNK_VALUES", 1000)
+    monkeypatch.setattr(weights_module, "_TILE_ROWS", 7)
+    monkeypatch.setattr(weights_module, "_TILE_VALUES", 20)
     small = medbook.mediate(frame, "treatment", "mediator", "outcome", ["x"], **kwargs)
     assert np.allclose(small.replicates, big.replicates, rtol=0, atol=1e-12)
     assert np.allclose(small.to_frame()["estimate"], big.to_frame()["estimate"], atol=1e-12)

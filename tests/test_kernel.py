@@ -166,3 +166,28 @@ def test_mediate_point_fit_separated_by_the_mediator_names_it():
     frame["y"] = np.where(frame["m"] == 1, 1, rng.binomial(1, 0.3, n))
     with pytest.raises(FitError, match=r"model for 'y'.*separation by 'm'"):
         medbook.mediate(frame, "t", "m", "y", ["x"], method="delta")
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_batched_fit_does_not_depend_on_tiles_or_compact_weights(family, monkeypatch):
+    """Passes run over replicate x row tiles of resampling counts; tiny tiles agree to 1e-12,
+    and so do fits of the same replicates one at a time with float weights."""
+    import medbook.weights as weights_module
+
+    rng = np.random.default_rng(11)
+    n = 900
+    x = np.column_stack([np.ones(n), rng.binomial(1, 0.5, n), rng.normal(size=(n, 2))])
+    y = (rng.uniform(size=n) < special.expit(x @ [-0.2, 0.8, 0.5, -0.4])).astype(float)
+    names = ("const", "t", "a", "b")
+    weights = ReplicateWeights(n, 40, "multinomial", seed=5)
+    big = fit_model(family, x, y, weights, names)
+    monkeypatch.setattr(weights_module, "_TILE_ROWS", 13)
+    monkeypatch.setattr(weights_module, "_TILE_VALUES", 50)
+    small = fit_model(family, x, y, ReplicateWeights(n, 40, "multinomial", seed=5), names)
+    assert np.allclose(small.coef, big.coef, rtol=0, atol=1e-12)
+    matrix = weights.matrix()
+    for b in (0, 17, 39):
+        one = sm.GLM(y, x, family=sm.families.Binomial(
+            sm.families.links.Logit() if family == "logit" else sm.families.links.Probit()
+        ), freq_weights=matrix[b]).fit(tol=1e-12)
+        assert np.allclose(big.coef[b], one.params, rtol=0, atol=1e-7)

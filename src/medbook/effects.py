@@ -37,9 +37,10 @@ from scipy import special
 
 from .data import AnalysisData
 from .errors import DataError
+from .families import logistic
 from .fit import Family
 from .scales import Scale, cde_mean_key, decompose
-from .weights import ReplicateWeights
+from .weights import ReplicateWeights, tiles
 
 __all__ = [
     "GH_NODES",
@@ -57,7 +58,6 @@ __all__ = [
 
 GH_NODES = 40
 INTERCEPT = "(Intercept)"
-_SUBCHUNK_VALUES = 2**22
 
 
 @dataclass(frozen=True)
@@ -113,7 +113,7 @@ def _inverse_link(family: Family, eta: np.ndarray) -> np.ndarray:
     if family == "linear":
         return eta
     if family == "logit":
-        return special.expit(eta)
+        return logistic(eta)
     if family in LOG_LINK:
         return np.exp(eta)
     return special.ndtr(eta)
@@ -225,30 +225,34 @@ def potential_outcomes(
     needs_nodes = model.mediator_family == "linear" and model.outcome_family == "logit"
     per_row = model.gh_nodes if needs_nodes else 1
     keys = [(1, 1), (0, 0), (1, 0), (0, 1)]
-    sub = max(1, _SUBCHUNK_VALUES // (b * per_row))
+    cde = [("cde", t, m) for m in model.cde_at for t in (0, 1)]
 
     def chunk(rows: slice, w: np.ndarray) -> dict[Any, np.ndarray]:
-        sums: dict[Any, np.ndarray] = {"total": w.sum(axis=1)}
-        for start in range(0, w.shape[1], sub):
-            part = slice(start, start + sub)
-            wp = w[:, part]
-            lin = _Linear(model, alpha, beta, covariates[rows][part])
+        sums = {key: np.zeros(b) for key in ["total", *keys, *cde]}
+        sums["total"] = w.sum(axis=1, dtype=float)
+        cov = covariates[rows]
+        for reps, part in tiles(b, w.shape[1], per_row):
+            wp = np.asarray(w[reps if w.shape[0] > 1 else slice(None), part], dtype=float)
+            lin = _Linear(model, alpha[reps], beta[reps], cov[part])
+            sd = sigma_m[reps] if sigma_m.size > 1 else sigma_m
             for key in keys:
-                value = np.sum(wp * _expected_outcome(lin, *key, sigma_m, nodes), axis=1)
-                sums[key] = sums.get(key, 0.0) + value
-            for m in model.cde_at:
-                for t in (0, 1):
-                    value = np.sum(wp * lin.outcome_mean(t, m), axis=1)
-                    sums[("cde", t, m)] = sums.get(("cde", t, m), 0.0) + value
+                sums[key][reps] += _weighted_sum(wp, _expected_outcome(lin, *key, sd, nodes))
+            for key in cde:
+                sums[key][reps] += _weighted_sum(wp, lin.outcome_mean(key[1], key[2]))
         return sums
 
-    parts = weights.map_chunks(chunk)
+    parts = weights.map_chunks(chunk, compact=True)
     total = sum(part["total"] for part in parts)
     out = {f"y{t}m{tm}": sum(part[(t, tm)] for part in parts) / total for t, tm in keys}
     for m in model.cde_at:
         for t in (0, 1):
             out[cde_mean_key(t, m)] = sum(part[("cde", t, m)] for part in parts) / total
     return out
+
+
+def _weighted_sum(w: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``(B,)`` row sums of ``w * values``; ``w`` is ``(B, rows)`` or one shared ``(1, rows)``."""
+    return values @ w[0] if w.shape[0] == 1 else np.einsum("bn,bn->b", w, values)
 
 
 def _weighted_means(covariates: np.ndarray, weights: ReplicateWeights) -> np.ndarray:

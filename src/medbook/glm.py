@@ -47,9 +47,9 @@ from .fitcore import (
     symmetric,
     upper,
 )
-from .weights import ReplicateWeights
+from .weights import ReplicateWeights, tiles
 
-__all__ = ["MAX_ITER", "NewtonState", "classify", "fit_glm", "summarise"]
+__all__ = ["MAX_ITER", "NewtonState", "chunk_sums", "classify", "fit_glm", "summarise"]
 
 MAX_ITER = 100  # passes over the rows, halvings included
 # Newton's method converges quadratically: after a step of size s the remaining
@@ -93,27 +93,63 @@ class _RowPasses:
 
     def __call__(self, beta: np.ndarray, todo: np.ndarray, first: bool):
         """``(loglik (k,), score (k, p), info (k, p(p+1)/2), gram (B, p(p+1)/2) or 0)``."""
-        b, xs, y, family = self.weights.n_rep, self.xs, self.y, self.family
+        xs, y, family = self.xs, self.y, self.family
+        many = self.weights.n_rep > 1
 
         def chunk(rows: slice, w: np.ndarray):
             xc = xs[rows]
-            w_todo = w if todo.size == b else w[todo]
-            ll, s, h = family.terms(beta @ xc.T, y[rows])
-            ll_sum = np.einsum("bn,bn->b", w_todo, ll)
-            if b == 1:  # one weighting: X' D X directly is cheaper than outer products
-                return (
-                    ll_sum,
-                    (w * s) @ xc,
-                    upper((xc * (w * h).T).T @ xc)[None],
-                    upper((xc * w.T).T @ xc)[None] if first else 0.0,
-                )
-            outer = self.outer(rows, xc)
-            s *= w_todo
-            h *= w_todo
-            return ll_sum, s @ xc, h @ outer, (w @ outer if first else 0.0)
+            outer = self.outer(rows, xc) if many else None
+            return chunk_sums(family, xc, y[rows], w, beta, todo, first, outer)
 
-        parts = self.weights.map_chunks(chunk, per_row_values=self.p)
+        parts = self.weights.map_chunks(chunk, per_row_values=self.p, compact=True)
         return tuple(sum(part[i] for part in parts) for i in range(4))
+
+
+def chunk_sums(
+    family: GLMFamily,
+    xc: np.ndarray,
+    yc: np.ndarray,
+    w: np.ndarray,
+    beta: np.ndarray,
+    todo: np.ndarray,
+    first: bool,
+    outer: np.ndarray | None = None,
+) -> tuple:
+    """One chunk of rows' weighted ``(loglik, score, info, gram)`` for the replicates ``todo``.
+
+    ``w`` is the chunk's ``(B, rows)`` weights, in any numeric dtype (resampling counts
+    are converted a tile at a time); ``beta`` is ``(len(todo), p)``. Shapes of the sums:
+    ``(k,)``, ``(k, p)``, ``(k, p(p+1)/2)`` and, on the ``first`` pass (every replicate
+    still iterating), the Gram matrices ``(B, p(p+1)/2)`` (else ``0.0``). With several
+    replicates, the work runs over cache-sized :func:`~medbook.weights.tiles` in a fixed
+    order, so the sums do not depend on threads; ``outer`` is the chunk's
+    :func:`~medbook.fitcore.outer_upper`, if already known.
+    """
+    if w.shape[0] == 1:  # one weighting: X' D X directly is cheaper than outer products
+        w = np.asarray(w, dtype=float)
+        ll, s, h = family.terms(beta @ xc.T, yc)
+        return (
+            np.einsum("bn,bn->b", w, ll),
+            (w * s) @ xc,
+            upper((xc * (w * h).T).T @ xc)[None],
+            upper((xc * w.T).T @ xc)[None] if first else 0.0,
+        )
+    outer = outer_upper(xc) if outer is None else outer
+    k, subset = todo.size, todo.size != w.shape[0]
+    sums = [np.zeros(k), np.zeros((k, xc.shape[1])), np.zeros((k, outer.shape[1]))]
+    gram = np.zeros((w.shape[0], outer.shape[1])) if first else 0.0
+    for reps, part in tiles(k, xc.shape[0]):
+        wt = np.asarray(w[todo[reps] if subset else reps, part], dtype=float)
+        x_t, outer_t = xc[part], outer[part]
+        ll, s, h = family.terms(beta[reps] @ x_t.T, yc[part])
+        sums[0][reps] += np.einsum("bn,bn->b", wt, ll)
+        s *= wt
+        h *= wt
+        sums[1][reps] += s @ x_t
+        sums[2][reps] += h @ outer_t
+        if first:
+            gram[reps] += wt @ outer_t
+    return (*sums, gram)
 
 
 @dataclass

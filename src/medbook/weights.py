@@ -18,16 +18,21 @@ from dataclasses import dataclass, field
 from typing import Literal, TypeVar
 
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 from .rowstream import poisson_weights, stream_key
 
-__all__ = ["BLOCK_ROWS", "ReplicateWeights", "WeightKind"]
+__all__ = ["BLOCK_ROWS", "ReplicateWeights", "WeightKind", "tiles"]
 
 WeightKind = Literal["unit", "multinomial", "poisson", "jackknife"]
 BLOCK_ROWS = 8192
 _CHUNK_BYTES = 32 * 2**20
 _CACHE_BYTES = 2**30  # replicate counts kept in memory (one byte each) up to this many
 _THREADS = max(1, min(4, os.cpu_count() or 1))
+# Tiles of replicates x rows: at most this many rows, and about this many values, so
+# the few arrays a kernel keeps per tile stay in a core's cache.
+_TILE_ROWS = 2048
+_TILE_VALUES = 2**16
 T = TypeVar("T")
 
 
@@ -97,15 +102,19 @@ class ReplicateWeights:
             rows_left -= size
         return totals
 
-    def _block(self, b: int) -> np.ndarray:
-        """Float weights of block ``b``; resampling counts are cached as small integers."""
-        cached = self._cache.get(b)
-        if cached is not None:
-            return cached.astype(float)
-        block = self._make_block(b)
-        if self.kind in ("multinomial", "poisson") and self.n_rep * self.n <= _CACHE_BYTES:
-            self._cache[b] = block.astype(np.uint8 if block.max() < 256 else np.uint16)
-        return block.astype(float)
+    def _block(self, b: int, compact: bool = False) -> np.ndarray:
+        """Weights of block ``b``: float, or (``compact``) resampling counts as small integers.
+
+        Resampling counts are cached as small integers while they fit in memory.
+        """
+        block = self._cache.get(b)
+        if block is None:
+            block = self._make_block(b)
+            if self.kind in ("multinomial", "poisson"):
+                block = block.astype(np.uint8 if block.max() < 256 else np.uint16)
+                if self.n_rep * self.n <= _CACHE_BYTES:
+                    self._cache[b] = block
+        return block if compact else block.astype(float)
 
     def _make_block(self, b: int) -> np.ndarray:
         start = b * BLOCK_ROWS
@@ -124,7 +133,8 @@ class ReplicateWeights:
         counts = self._totals[:, b]
         draws = rng.integers(0, size, size=int(counts.sum()))
         if np.all(counts == size):  # one block holds all rows: every replicate draws n
-            draws = draws.reshape(self.n_rep, size) + (np.arange(self.n_rep) * size)[:, None]
+            draws.shape = (self.n_rep, size)
+            draws += (np.arange(self.n_rep) * size)[:, None]
         else:
             draws += np.repeat(np.arange(self.n_rep) * size, counts)
         flat = np.bincount(draws.ravel(), minlength=self.n_rep * size)
@@ -141,9 +151,9 @@ class ReplicateWeights:
         n_blocks = len(self._children) - 1
         return [(first, min(first + step, n_blocks)) for first in range(0, n_blocks, step)]
 
-    def _chunk(self, span: tuple[int, int]) -> tuple[slice, np.ndarray]:
+    def _chunk(self, span: tuple[int, int], compact: bool = False) -> tuple[slice, np.ndarray]:
         first, last = span
-        blocks = [self._block(b) for b in range(first, last)]
+        blocks = [self._block(b, compact) for b in range(first, last)]
         rows = slice(first * BLOCK_ROWS, min(last * BLOCK_ROWS, self.n))
         return rows, blocks[0] if len(blocks) == 1 else np.hstack(blocks)
 
@@ -153,22 +163,48 @@ class ReplicateWeights:
             yield self._chunk(span)
 
     def map_chunks(
-        self, func: Callable[[slice, np.ndarray], T], per_row_values: int = 1
+        self, func: Callable[[slice, np.ndarray], T], per_row_values: int = 1,
+        compact: bool = False,
     ) -> list[T]:
         """``[func(rows, weights) for each chunk]``, in row order, chunks run on all cores.
 
         NumPy releases the GIL in its kernels, so chunks proceed in parallel threads;
         callers reduce the results in the returned (row) order, which keeps sums
-        bit-for-bit reproducible.
+        bit-for-bit reproducible. With ``compact``, resampling counts arrive as small
+        unsigned integers (for callers that convert them a tile at a time).
         """
         spans = self._spans(per_row_values)
         if len(spans) == 1:
-            return [func(*self._chunk(spans[0]))]
-        return list(_pool().map(lambda span: func(*self._chunk(span)), spans))
+            return [func(*self._chunk(spans[0], compact))]
+        with _blas().limit(limits=1, user_api="blas"):  # our threads, not BLAS's, share the cores
+            return list(_pool().map(lambda span: func(*self._chunk(span, compact)), spans))
 
     def matrix(self) -> np.ndarray:
         """The whole ``(B, n)`` matrix (small problems and tests only)."""
         return np.hstack([w for _, w in self.chunks()])
+
+
+def tiles(n_rep: int, n_rows: int, per_row_values: int = 1) -> Iterator[tuple[slice, slice]]:
+    """``(replicates, rows)`` slices that cover a ``(n_rep, n_rows)`` chunk, rows outermost.
+
+    Each tile holds about ``2**16`` values (times ``per_row_values`` per replicate and
+    row), so a kernel's temporaries stay in cache; the order is fixed.
+
+    Examples
+    --------
+    >>> [(r.start, c.start) for r, c in tiles(n_rep=40, n_rows=3000)]
+    [(0, 0), (32, 0), (0, 2048), (32, 2048)]
+    """
+    cols = min(n_rows, _TILE_ROWS)
+    reps = max(1, _TILE_VALUES // (cols * max(per_row_values, 1)))
+    for start in range(0, n_rows, cols):
+        for first in range(0, n_rep, reps):
+            yield slice(first, first + reps), slice(start, start + cols)
+
+
+@functools.cache
+def _blas() -> ThreadpoolController:
+    return ThreadpoolController()
 
 
 @functools.cache

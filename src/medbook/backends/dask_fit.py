@@ -18,8 +18,8 @@ import numpy as np
 from ..effects import EffectModel, potential_outcomes
 from ..families import get_family
 from ..fit import Family, ModelFit, Moments, naming_errors
-from ..fitcore import back_transform, focal_mask, outer_upper, symmetric, upper
-from ..glm import MAX_ITER, NewtonState, classify, summarise
+from ..fitcore import back_transform, focal_mask, outer_upper, symmetric
+from ..glm import MAX_ITER, NewtonState, chunk_sums, classify, summarise
 from ..rowstream import poisson_weights
 from ..weights import BLOCK_ROWS as CHUNK_ROWS
 from .dask_passes import reduce_blocks
@@ -162,26 +162,13 @@ def _design(z: np.ndarray, spec: GlmSpec, scaling_pair) -> tuple[np.ndarray, np.
 
 def _glm_sums(family, xs, y, beta, todo, wspec, first_row, first):
     """Log-likelihood, score, information and (first iteration) Gram sums of one model over
-    one block."""
-    terms = get_family(family).terms
-    loglik = score = info = gram = 0.0
-    for rows, w in wspec.chunks(first_row, xs.shape[0]):
-        xc = xs[rows]
-        w_todo = w if todo.size == w.shape[0] else w[todo]
-        ll, s, i = terms(beta @ xc.T, y[rows])
-        loglik = loglik + np.einsum("bn,bn->b", w_todo, ll)
-        if w.shape[0] == 1:  # one weighting: X' D X directly is cheaper than outer products
-            score = score + (w * s) @ xc
-            info = info + upper((xc * (w * i).T).T @ xc)[None]
-            if first:
-                gram = gram + upper((xc * w.T).T @ xc)[None]
-            continue
-        outer = outer_upper(xc)
-        score = score + (w_todo * s) @ xc
-        info = info + (w_todo * i) @ outer
-        if first:
-            gram = gram + w @ outer
-    return loglik, score, info, gram
+    one block (the in-memory kernel, :func:`medbook.glm.chunk_sums`, chunk by chunk)."""
+    terms = get_family(family)
+    parts = [
+        chunk_sums(terms, xs[rows], y[rows], w, beta, todo, first)
+        for rows, w in wspec.chunks(first_row, xs.shape[0])
+    ]
+    return tuple(sum(part[i] for part in parts) for i in range(4))
 
 
 def _newton_block(block, first_row, layout, specs, scalings, betas, todos, wspec, first):
@@ -303,7 +290,8 @@ class _BlockWeights:
             self.total = self.total + w.sum(axis=1)
             yield rows, w
 
-    def map_chunks(self, func, per_row_values: int = 1) -> list:
+    def map_chunks(self, func, per_row_values: int = 1, compact: bool = False) -> list:
+        """``[func(rows, weights) ...]`` in row order; the weights are always floats here."""
         return [func(rows, w) for rows, w in self.chunks(per_row_values)]
 
 
