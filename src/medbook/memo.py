@@ -64,6 +64,8 @@ from .study import Study, load_study
 if TYPE_CHECKING:
     import pandas as pd
 
+    from .memo_cluster import ClusterRun
+
 __all__ = ["FORMATS", "OUTPUT_NAMES", "DataSource", "build_memo", "write_memo"]
 
 FORMATS = ("html", "pdf", "md", "json")
@@ -96,6 +98,7 @@ def build_memo(
     progress: bool = True,
     previous: Path | None = None,
     by: str | None = None,
+    scheduler: str | None = None,
 ) -> Path:
     """Analyse a study and write the memo, the report, results and figures.
 
@@ -125,6 +128,12 @@ def build_memo(
         per value under ``out_dir``, plus ``index.html``/``index.md`` and
         ``segments.json`` listing every segment, and a forest plot across them;
         segments too small or degenerate to analyse are listed as skipped.
+    scheduler : str, optional
+        Address of a Dask scheduler (``tcp://host:8786``): the headline estimates and
+        intervals are computed on that cluster from every row of the Parquet data,
+        the sensitivity analysis, diagnostics and figures from a random sample of at
+        most :data:`medbook.memo_cluster.SAMPLE_ROWS` rows (see
+        :mod:`medbook.memo_cluster`). None (default) analyses the data in memory.
 
     Returns
     -------
@@ -138,22 +147,28 @@ def build_memo(
         one-line message; the output folder is then left as it was.
     """
     wanted = _formats(formats)
+    scheduler = scheduler or None
     study = load_study(Path(study_path), Path(data_path) if data_path is not None else None)
     check_path_text(study.data, "data file")  # its name goes into every page
     out_dir = Path(out_dir).absolute()
     column = by if by is not None else study.segments
+    if scheduler is not None:
+        from .memo_cluster import check_cluster_study
+
+        check_cluster_study(study, column, by_flag=by is not None)
     if column:
         return _build_segmented(study, column, out_dir, wanted, drop_missing, progress, previous)
     check_target(out_dir, lambda p: p.name in OUTPUT_NAMES)
     earlier = _earlier_run(out_dir, previous)
-    frame = read_source(study.data)
+    frame = read_source(study.data) if scheduler is None else None
     source = DataSource(display_name(study.data), *source_digest(study.data))
     bar = _progress(len(_steps(wanted)), progress)
     step = _stepper(bar)
     try:
         with staged_folder(out_dir) as tmp:
             write_memo(study, frame, tmp, source=source, formats=wanted,
-                       drop_missing=drop_missing, previous=earlier, step=step)
+                       drop_missing=drop_missing, previous=earlier, step=step,
+                       scheduler=scheduler)
             step("finish")
         bar.update()
     finally:
@@ -172,7 +187,7 @@ class DataSource:
 
 def write_memo(
     study: Study,
-    frame: pd.DataFrame,
+    frame: pd.DataFrame | None,
     folder: Path,
     *,
     source: DataSource,
@@ -180,29 +195,40 @@ def write_memo(
     drop_missing: bool = False,
     previous: Previous | None = None,
     step: Callable[[str], None] = lambda name: None,
+    scheduler: str | None = None,
 ) -> RunRecord:
     """Analyse ``frame`` and write the memo's files into the existing ``folder``.
 
     The caller owns ``folder`` (normally a temp folder of :func:`staged_folder`);
     ``previous`` is the earlier run to compare with; ``step(name)`` is called before
-    each stage, for progress reporting. Returns this run's :class:`RunRecord`.
+    each stage, for progress reporting. With ``scheduler`` (``frame`` is then None)
+    the study's data are analysed on that Dask cluster instead
+    (:func:`medbook.memo_cluster.analyse_on_cluster`). Returns this run's :class:`RunRecord`.
     """
     step("analysis")
-    res = mediate(frame, **study.mediate_kwargs(), drop_missing=drop_missing)
+    run: ClusterRun | None = None
+    if scheduler is None:
+        res = mediate(frame, **study.mediate_kwargs(), drop_missing=drop_missing)
+    else:
+        from .memo_cluster import analyse_on_cluster
+
+        run = analyse_on_cluster(study, scheduler, drop_missing=drop_missing)
+        res = run.headline
     if res.data.n_dropped:
         _note(f"dropped {res.data.n_dropped} row(s) with missing values (--drop-missing)")
     res.warnings.extend(_font_warnings(study, res))
     step("sensitivity")
-    readout = analyse(res, on_step=step)
+    readout = analyse(res, on_step=step) if run is None else run.readout(on_step=step)
     plain = readout.context(study, escape=clean_text)
-    results = _results(readout, study, plain, source, drop_missing, formats)
+    execution = None if run is None else run.execution
+    results = _results(readout, study, plain, source, drop_missing, formats, execution)
     record = run_record(results)
     comparison = compare(previous.record, record) if previous is not None else None
     runs = history_records(previous, record)
     if comparison is not None:
         results["previous"] = _previous_section(comparison)
     step("figures")
-    figures = _figures(res, study, readout.curve, folder, runs)
+    figures = _figures(res, res if run is None else run.rows, study, readout.curve, folder, runs)
     step("markdown")
     pngs = {k: f"{v}.png" for k, v in figures.items()}
     context = readout.context(study, figures=pngs, comparison=comparison)
@@ -348,9 +374,14 @@ def _stepper(bar: Any) -> Callable[[str], None]:
 # --- analysis steps -------------------------------------------------------------------------
 
 def _figures(
-    res: MediationResult, study: Study, curve: Any, folder: Path, runs: Sequence[RunRecord]
+    res: MediationResult, rows: MediationResult, study: Study, curve: Any, folder: Path,
+    runs: Sequence[RunRecord],
 ) -> dict[str, str]:
-    """Write the DAG and the plots as SVG + PNG; return key -> path stem (relative)."""
+    """Write the DAG and the plots as SVG + PNG; return key -> path stem (relative).
+
+    The effects come from ``res``; the mediator by arm from the rows of ``rows`` (``res``
+    itself, or the random sample of ``--scheduler``).
+    """
     import matplotlib as mpl
     import pandas as pd
 
@@ -375,7 +406,7 @@ def _figures(
     t_name, m_name = study.treatment.label, study.mediator.label
     if t_name == m_name:
         t_name, m_name = f"{t_name} (treatment)", f"{m_name} (mediator)"
-    arms = pd.DataFrame({t_name: res.data.treatment.astype(int), m_name: res.data.mediator})
+    arms = pd.DataFrame({t_name: rows.data.treatment.astype(int), m_name: rows.data.mediator})
     figs: list[tuple[str, Callable[[], Any]]] = [
         ("effects", lambda: plots.effects_plot(res)),
         ("mediator", lambda: plots.mediator_distribution(arms, t_name, m_name)),
@@ -433,9 +464,12 @@ def _results(
     source: DataSource,
     drop_missing: bool,
     formats: Iterable[str],
+    execution: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Everything computed, plus the exact inputs, as a JSON-safe dict."""
+    """Everything computed, plus the exact inputs, as a JSON-safe dict (with ``execution``,
+    the cluster route's scheduler and row counts, when given)."""
     sens, curve, robustness = readout.sensitivity, readout.curve, readout.robustness
+    extra = {} if execution is None else {"execution": execution}
     return jsonable(clean_tree({
         "medbook_version": __version__,
         "run": {"date": run_date()},
@@ -479,6 +513,7 @@ def _results(
             "recommendation": str(plain["recommendation"]["text"]),
         },
         "warnings": [str(w) for w in plain["warnings"]],
+        **extra,
     }))
 
 

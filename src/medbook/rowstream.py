@@ -18,12 +18,14 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-__all__ = ["poisson_weights", "stream_key"]
+__all__ = ["poisson_weights", "row_uniforms", "stream_key"]
 
 _U32 = np.uint32
 _U64 = np.uint64
 _GOLDEN = 0x9E3779B97F4A7C15
 _MASK64 = 2**64 - 1
+#: Spawn key of the row-sampling stream, so it is independent of the bootstrap's.
+_SAMPLE_STREAM = 1
 
 
 def _poisson_thresholds() -> np.ndarray:
@@ -99,3 +101,35 @@ def poisson_weights(key: int, rows: np.ndarray, n_rep: int) -> np.ndarray:
     for threshold in _THRESHOLDS:
         counts += x >= threshold
     return counts
+
+
+def row_uniforms(seed: int, rows: np.ndarray) -> np.ndarray:
+    """Uniform numbers in ``[0, 1)`` keyed by (seed, row), for choosing a random sample of rows.
+
+    The rows with the smallest numbers form a sample that depends only on the seed
+    and the rows' keys, not on how the rows are partitioned. The stream is
+    independent of the bootstrap's (:func:`poisson_weights`) for the same seed.
+
+    Parameters
+    ----------
+    seed : int
+        The study's seed.
+    rows : numpy.ndarray
+        Non-negative integer row keys (positions in the data).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``float64`` numbers with 53 random bits each.
+
+    Examples
+    --------
+    >>> u = row_uniforms(3, np.arange(6))
+    >>> bool((u[2:4] == row_uniforms(3, np.arange(2, 4))).all()), bool((u < 1).all())
+    (True, True)
+    """
+    sequence = np.random.SeedSequence(seed, spawn_key=(_SAMPLE_STREAM,))
+    low, high = sequence.generate_state(2, np.uint32)
+    key = int(low) | (int(high) << 32)
+    hashed = _splitmix64(np.asarray(rows).astype(_U64) ^ _U64(key))
+    return (hashed >> _U64(11)).astype(np.float64) * 2.0**-53

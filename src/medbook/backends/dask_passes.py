@@ -53,8 +53,13 @@ def _wait(client: Any, future: Any) -> Any:
         try:
             return future.result(timeout=_POLL_SECONDS)
         except TimeoutError:
-            if client.status != "running":
+            if client.status in ("closing", "closed"):
                 raise ClusterError("the Dask client was closed during the analysis") from None
+            if client.status != "running":
+                raise ClusterError(
+                    "the Dask cluster failed during the analysis (the connection to the "
+                    "scheduler was lost)"
+                ) from None
             workers = client.scheduler_info(n_workers=-1).get("workers", {})
             if workers:
                 idle_since = None

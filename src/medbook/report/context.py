@@ -100,6 +100,7 @@ class Inputs:
     figures: Mapping[str, str]
     escape: Escape
     comparison: Comparison | None = None
+    sample_rows: int | None = None
 
     @cached_property
     def roles(self) -> dict[str, str]:
@@ -296,6 +297,12 @@ def diagnostics_section(inp: Inputs) -> dict[str, Any]:
     }
 
 
+def scope_section(inp: Inputs) -> dict[str, Any]:
+    """Which parts used a random sample of the rows (empty when every part used all rows)."""
+    sampled = inp.sample_rows is not None
+    return {"sample_note": wording.sample_sentence(inp.res.n, inp.sample_rows) if sampled else ""}
+
+
 def figures_section(inp: Inputs) -> dict[str, Any]:
     """Relative paths of the figures (empty when absent)."""
     return {"figures": {key: inp.figures.get(key, "") for key in FIGURE_KEYS}}
@@ -305,7 +312,7 @@ def figures_section(inp: Inputs) -> dict[str, Any]:
 SECTIONS: tuple[Section, ...] = (
     framing_section, sample_section, effects_section, proportion_section,
     identification_section, estimation_section, sensitivity_section,
-    recommendation_section, changes_section, diagnostics_section, figures_section,
+    recommendation_section, changes_section, diagnostics_section, scope_section, figures_section,
 )
 
 
@@ -342,6 +349,7 @@ def build_context(
     escape: Escape = escape_markdown,
     comparison: Comparison | None = None,
     sections: Sequence[Section] | None = None,
+    sample_rows: int | None = None,
 ) -> dict[str, Any]:
     """Everything the templates need, as a plain dict.
 
@@ -369,6 +377,10 @@ def build_context(
     sections : sequence of callable
         Section builders (default :data:`SECTIONS`, adapted to the design by
         :func:`medbook.report.sequential.sections_for`).
+    sample_rows : int, optional
+        Rows of the random sample the sensitivity analysis, diagnostics and row-level
+        figures used, when they did not use all of ``res``'s rows (then the report and
+        the memo say so).
 
     Returns
     -------
@@ -377,7 +389,7 @@ def build_context(
     """
     inputs = Inputs(
         res, Framing.of(study, res), sensitivity, diagnostics_warnings, balance,
-        figures or {}, lambda value: isolate(escape(value)), comparison,
+        figures or {}, lambda value: isolate(escape(value)), comparison, sample_rows,
     )
     chosen = sections_for(res, SECTIONS) if sections is None else sections
     context = _merge(build(inputs) for build in chosen)

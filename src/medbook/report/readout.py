@@ -137,6 +137,10 @@ class Readout:
     robustness : Robustness or None
         The bias-formula robustness value of NIE(1).
     diagnostics : Diagnostics
+    sample_rows : int or None
+        Rows of the random sample that the sensitivity analysis and the diagnostics
+        used when ``result`` used more rows (``medbook memo --scheduler``); None when
+        they used the rows of ``result``.
     """
 
     result: MediationResult
@@ -144,6 +148,7 @@ class Readout:
     curve: RhoSensitivity | None
     robustness: Robustness | None
     diagnostics: Diagnostics
+    sample_rows: int | None = None
 
     @property
     def balance(self) -> list[dict[str, Any]]:
@@ -160,7 +165,7 @@ class Readout:
         return build_context(
             self.result, framing, self.sensitivity,
             diagnostics_warnings=list(self.diagnostics.warnings), balance=self.balance,
-            **options,
+            sample_rows=self.sample_rows, **options,
         )
 
 

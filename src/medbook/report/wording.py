@@ -11,7 +11,8 @@ labels, effect rows as mappings):
   effect survives (from the correlation-of-errors sensitivity analysis);
 * :func:`recommendation`;
 * :func:`identification`, :func:`main_risk`, :func:`method_text`,
-  :func:`interval_kind`, :func:`model_name` -- how the analysis was done.
+  :func:`interval_kind`, :func:`model_name` -- how the analysis was done;
+* :func:`sample_sentence` -- which parts used every row and which a random sample.
 
 The sentences about sensitivity analyses live in
 :mod:`medbook.report.sensitivity_wording`. A new estimand or scale adds its
@@ -46,6 +47,7 @@ __all__ = [
     "pm_sentence",
     "recommendation",
     "robustness_level",
+    "sample_sentence",
 ]
 
 Direction = Literal["positive", "negative", "inconclusive"]
@@ -363,3 +365,18 @@ def model_name(family: str, role: str) -> str:
         "poisson": "Poisson regression (log link)",
         "negbin": "negative binomial (NB2) regression (log link, estimated dispersion)",
     }[family]
+
+
+def sample_sentence(n_rows: int, n_sample: int) -> str:
+    """The rows behind each part of a readout whose row-level parts ran on a random sample.
+
+    Examples
+    --------
+    >>> sample_sentence(2_500_000, 200_000)[:55]
+    'The headline estimates and intervals use all 2,500,000 '
+    """
+    return (
+        f"The headline estimates and intervals use all {n_rows:,} rows (computed on the Dask "
+        f"cluster); the sensitivity analysis, the diagnostics and the mediator-by-arm figure use "
+        f"a random sample of {n_sample:,} of these rows."
+    )
