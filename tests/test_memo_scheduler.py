@@ -259,3 +259,16 @@ def test_a_cluster_that_dies_mid_run_is_one_line_and_writes_nothing(
     assert code == 2
     assert "medbook: error: the Dask cluster failed" in _one_error_line(capsys.readouterr().err)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["study.yml"]
+
+
+def test_help_documents_the_flag_and_an_empty_flag_runs_in_memory(
+    data, tmp_path, monkeypatch, capsys
+):
+    from medbook.cli import build_parser
+
+    memo_help = build_parser()._subparsers._group_actions[0].choices["memo"].format_help()
+    assert "--scheduler ADDRESS" in memo_help and "$MEDBOOK_SCHEDULER" in memo_help
+    monkeypatch.setenv("MEDBOOK_SCHEDULER", UNREACHABLE)
+    assert _memo(_study(tmp_path, data), tmp_path / "out", "--scheduler", "") == 0
+    results = json.loads((tmp_path / "out" / "results.json").read_text(encoding="utf-8"))
+    assert "execution" not in results and "backend" not in results["analysis"]["details"]
