@@ -136,6 +136,8 @@ def chunk_sums(
         )
     outer = outer_upper(xc) if outer is None else outer
     k, subset = todo.size, todo.size != w.shape[0]
+    if not subset and np.all(beta == beta[0]):
+        return _shared_point_sums(family, xc, yc, w, beta[0], first, outer)
     sums = [np.zeros(k), np.zeros((k, xc.shape[1])), np.zeros((k, outer.shape[1]))]
     gram = np.zeros((w.shape[0], outer.shape[1])) if first else 0.0
     for reps, part in tiles(k, xc.shape[0]):
@@ -150,6 +152,22 @@ def chunk_sums(
         if first:
             gram[reps] += wt @ outer_t
     return (*sums, gram)
+
+
+def _shared_point_sums(family, xc, yc, w, beta, first, outer) -> tuple:
+    """:func:`chunk_sums` when every replicate sits at the same ``beta`` (a warm start).
+
+    The per-row terms are then the same for all replicates: they are computed once,
+    and each sum is one product of the weights with a column of per-row features.
+    """
+    ll, s, h = (v[0] for v in family.terms((xc @ beta)[None], yc))
+    p, q = xc.shape[1], outer.shape[1]
+    features = np.hstack([ll[:, None], s[:, None] * xc, h[:, None] * outer, *[outer][: int(first)]])
+    total = np.zeros((w.shape[0], features.shape[1]))
+    for reps, part in tiles(w.shape[0], xc.shape[0]):
+        total[reps] += np.asarray(w[reps, part], dtype=float) @ features[part]
+    gram = total[:, 1 + p + q :] if first else 0.0
+    return total[:, 0], total[:, 1 : 1 + p], total[:, 1 + p : 1 + p + q], gram
 
 
 @dataclass
