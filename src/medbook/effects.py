@@ -57,6 +57,8 @@ __all__ = [
 ]
 
 GH_NODES = 40
+# |linear predictor part| below which exp(-base) exp(-shift) cannot overflow
+_EXP_SAFE = 350.0
 INTERCEPT = "(Intercept)"
 
 
@@ -131,20 +133,41 @@ class _Linear:
         first_cov = 4 if model.interaction else 3
         self.out_base = beta[:, :1] + beta[:, first_cov : first_cov + k] @ cov.T
         self._means: dict[tuple[str, int, float], np.ndarray] = {}
+        self._exp_base: dict[str, np.ndarray | None] = {}
 
     def mediator_mean(self, t_m: int) -> np.ndarray:
         """``P(M = 1)`` (or ``E[M]``) under treatment ``t_m``, cached per chunk."""
         key = ("m", t_m, 0.0)
         if key not in self._means:
-            self._means[key] = _inverse_link(self.model.mediator_family, self.mediator_eta(t_m))
+            shift = self.alpha[:, 1:2] * t_m
+            self._means[key] = self._mean(self.model.mediator_family, "m", self.med_base, shift)
         return self._means[key]
 
     def outcome_mean(self, t: int, m: float) -> np.ndarray:
         """``E[Y | t, m, c]`` at a fixed mediator value, cached per chunk."""
         key = ("y", t, float(m))
         if key not in self._means:
-            self._means[key] = _inverse_link(self.model.outcome_family, self.outcome_eta(t, m))
+            shift = self.beta[:, 1:2] * t + self.slope_m(t) * m
+            self._means[key] = self._mean(self.model.outcome_family, "y", self.out_base, shift)
         return self._means[key]
+
+    def _mean(self, family: Family, which: str, base: np.ndarray, shift: np.ndarray):
+        """Inverse link of ``base + shift`` (one shift per replicate).
+
+        For the logit link every shift reuses one ``exp(-base)``:
+        ``1 / (1 + exp(-base) exp(-shift))``, when neither factor can overflow.
+        """
+        if family != "logit" or np.max(np.abs(shift)) > _EXP_SAFE:
+            return _inverse_link(family, base + shift)
+        if which not in self._exp_base:
+            big = np.max(np.abs(base)) > _EXP_SAFE
+            self._exp_base[which] = None if big else np.exp(-base)
+        e = self._exp_base[which]
+        if e is None:
+            return _inverse_link(family, base + shift)
+        out = e * np.exp(-shift)
+        out += 1.0
+        return np.reciprocal(out, out=out)
 
     def mediator_eta(self, t_m: int) -> np.ndarray:
         return self.med_base + self.alpha[:, 1:2] * t_m
@@ -160,15 +183,25 @@ class _Linear:
         return self.out_base + self.beta[:, 1:2] * t + self.slope_m(t) * m
 
 
+def _binary_mediator_sums(lin: _Linear, w: np.ndarray) -> dict[tuple[int, int], np.ndarray]:
+    """Weighted row sums of ``E[Y(t, M(t_m)) | c] = E[Y(t, 0)] + P(M(t_m) = 1) (E[Y(t, 1)] -
+    E[Y(t, 0)])`` for the four ``(t, t_m)``, with one weighting per mediator probability."""
+    weighted = {t_m: w * lin.mediator_mean(t_m) for t_m in (0, 1)}
+    sums = {}
+    for t in (0, 1):
+        y0 = lin.outcome_mean(t, 0.0)
+        gap = lin.outcome_mean(t, 1.0) - y0
+        base = _weighted_sum(w, y0)
+        for t_m in (0, 1):
+            sums[(t, t_m)] = base + np.einsum("bn,bn->b", weighted[t_m], gap)
+    return sums
+
+
 def _expected_outcome(
     lin: _Linear, t: int, t_m: int, sigma_m: np.ndarray, nodes: tuple[np.ndarray, np.ndarray]
 ) -> np.ndarray:
-    """Per-row ``E[Y(t, M(t_m)) | c]`` as a ``(B, rows)`` array."""
+    """Per-row ``E[Y(t, M(t_m)) | c]`` as a ``(B, rows)`` array (a linear mediator)."""
     model = lin.model
-    if model.mediator_family != "linear":
-        p = lin.mediator_mean(t_m)
-        y1, y0 = lin.outcome_mean(t, 1.0), lin.outcome_mean(t, 0.0)
-        return y0 + p * (y1 - y0)
     eta_m = lin.mediator_eta(t_m)
     if model.outcome_family == "linear":
         return lin.outcome_eta(t, eta_m)
@@ -235,8 +268,12 @@ def potential_outcomes(
             wp = np.asarray(w[reps if w.shape[0] > 1 else slice(None), part], dtype=float)
             lin = _Linear(model, alpha[reps], beta[reps], cov[part])
             sd = sigma_m[reps] if sigma_m.size > 1 else sigma_m
-            for key in keys:
-                sums[key][reps] += _weighted_sum(wp, _expected_outcome(lin, *key, sd, nodes))
+            if model.mediator_family != "linear":
+                for key, value in _binary_mediator_sums(lin, wp).items():
+                    sums[key][reps] += value
+            else:
+                for key in keys:
+                    sums[key][reps] += _weighted_sum(wp, _expected_outcome(lin, *key, sd, nodes))
             for key in cde:
                 sums[key][reps] += _weighted_sum(wp, lin.outcome_mean(key[1], key[2]))
         return sums
