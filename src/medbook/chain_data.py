@@ -15,12 +15,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .data import AnalysisData, VariableKind, prepare
+from .data import AnalysisData, VariableKind, missing_rows, prepare, row_list
 from .errors import ConfigError, DataError
 
 __all__ = ["ChainData", "chain_roles", "prepare_chain"]
 
-_MAX_ROWS_LISTED = 5
 
 
 @dataclass(frozen=True)
@@ -119,23 +118,6 @@ def chain_roles(
     return mediators, confounders
 
 
-def _row_list(mask: np.ndarray) -> str:
-    rows = np.flatnonzero(mask) + 1
-    shown = ", ".join(str(r) for r in rows[:_MAX_ROWS_LISTED])
-    more = f" and {rows.size - _MAX_ROWS_LISTED} more" if rows.size > _MAX_ROWS_LISTED else ""
-    return f"row{'s' if rows.size > 1 else ''} {shown}{more}"
-
-
-def _missing(series: pd.Series) -> np.ndarray:
-    mask = np.asarray(pd.isna(series), dtype=bool).copy()
-    if pd.api.types.is_bool_dtype(series):
-        return mask
-    if pd.api.types.is_numeric_dtype(series):
-        return mask | ~np.isfinite(series.to_numpy(dtype=float, na_value=np.nan))
-    text = series.astype("string").str.strip()
-    return mask | np.asarray(text.eq("").fillna(False), dtype=bool)
-
-
 def _numeric(series: pd.Series, column: str, role: str) -> np.ndarray:
     if pd.api.types.is_bool_dtype(series) or pd.api.types.is_numeric_dtype(series):
         values = series.to_numpy(dtype=float)
@@ -146,7 +128,7 @@ def _numeric(series: pd.Series, column: str, role: str) -> np.ndarray:
             first = series.to_numpy()[bad][0]
             raise DataError(
                 f"{role} column {column!r} holds non-numeric value {str(first)[:40]!r} "
-                f"({_row_list(bad)})"
+                f"({row_list(bad)})"
             )
         values = converted.to_numpy(dtype=float)
     if np.ptp(values) == 0:
@@ -173,17 +155,10 @@ def prepare_chain(
         duplicated = frame.columns[frame.columns.duplicated()][0]
         raise DataError(f"duplicate column name {duplicated!r} in the data")
     extras = [*post_treatment, *mediators[1:]]
-    missing = np.zeros(len(frame), dtype=bool)
     for column in extras:
         if column not in frame.columns:
             raise DataError(f"column {column!r} not found in the data")
-        col_missing = _missing(frame[column])
-        if col_missing.any() and not drop_missing:
-            raise DataError(
-                f"column {column!r} has {int(col_missing.sum())} missing or non-finite value(s) "
-                f"({_row_list(col_missing)}); fix them or use drop_missing"
-            )
-        missing |= col_missing
+    missing = missing_rows(frame, extras, drop_missing)
     kept = np.flatnonzero(~missing)
     study = prepare(
         frame.iloc[kept], treatment, mediators[0], outcome, covariates,

@@ -22,7 +22,7 @@ from typing import Literal
 import numpy as np
 from scipy import special
 
-from .data import _row_list
+from .data import row_list
 from .errors import DataError, FitError
 from .fitcore import ModelFit, Status
 from .fitcore import back_transform as _back_transform
@@ -66,13 +66,13 @@ def check_counts(values: np.ndarray, column: str, family: str) -> None:
     if negative.any():
         raise DataError(
             f"outcome column {column!r} holds negative values, which a {family} count model "
-            f"cannot fit ({_row_list(negative)})"
+            f"cannot fit ({row_list(negative)})"
         )
     fractional = values != np.round(values)
     if fractional.any():
         raise DataError(
             f"outcome column {column!r} holds non-integer values, which a {family} count "
-            f"model cannot fit ({_row_list(fractional)})"
+            f"model cannot fit ({row_list(fractional)})"
         )
 
 

@@ -82,7 +82,7 @@ class AnalysisData:
         return self.n - treated, treated
 
 
-def _row_list(mask: np.ndarray) -> str:
+def row_list(mask: np.ndarray) -> str:
     """Describe the rows flagged in ``mask`` as 1-based data-row numbers."""
     rows = np.flatnonzero(mask) + 1
     shown = ", ".join(str(r) for r in rows[:_MAX_ROWS_LISTED])
@@ -125,11 +125,11 @@ def _check_scalar(series: pd.Series, column: str) -> None:
         kind = {"ndarray": "list", "tuple": "list", "dict": "record"}.get(kind, kind)
         raise DataError(
             f"column {column!r} holds {kind} values, not one number or text per cell "
-            f"({_row_list(mask)}); a nested Parquet column cannot be a study variable"
+            f"({row_list(mask)}); a nested Parquet column cannot be a study variable"
         )
 
 
-def _missing_mask(series: pd.Series) -> np.ndarray:
+def missing_mask(series: pd.Series) -> np.ndarray:
     """Missing, blank (whitespace-only text) or non-finite cells."""
     mask = np.asarray(pd.isna(series), dtype=bool).copy()
     if _is_text(series):
@@ -141,6 +141,26 @@ def _missing_mask(series: pd.Series) -> np.ndarray:
     return mask
 
 
+def missing_rows(frame: pd.DataFrame, columns: Sequence[str], drop_missing: bool) -> np.ndarray:
+    """Rows with a missing, blank or non-finite cell in any of ``columns``.
+
+    Raises
+    ------
+    DataError
+        Without ``drop_missing``, naming the first such column and its rows.
+    """
+    missing = np.zeros(len(frame), dtype=bool)
+    for column in columns:
+        col_missing = missing_mask(frame[column])
+        if col_missing.any() and not drop_missing:
+            raise DataError(
+                f"column {column!r} has {int(col_missing.sum())} missing or non-finite value(s) "
+                f"({row_list(col_missing)}); fix them or use drop_missing"
+            )
+        missing |= col_missing
+    return missing
+
+
 def _numeric(series: pd.Series, column: str, role: str) -> np.ndarray:
     if pd.api.types.is_bool_dtype(series) or pd.api.types.is_numeric_dtype(series):
         return _finite(series.to_numpy(dtype=float, na_value=np.nan), column, role)
@@ -150,7 +170,7 @@ def _numeric(series: pd.Series, column: str, role: str) -> np.ndarray:
         first = series.to_numpy()[bad][0]
         raise DataError(
             f"{role} column {column!r} holds non-numeric value {str(first)[:40]!r} "
-            f"({_row_list(bad)})"
+            f"({row_list(bad)})"
         )
     return _finite(converted.to_numpy(dtype=float), column, role)
 
@@ -158,7 +178,7 @@ def _numeric(series: pd.Series, column: str, role: str) -> np.ndarray:
 def _finite(values: np.ndarray, column: str, role: str) -> np.ndarray:
     bad = ~np.isfinite(values)
     if bad.any():
-        raise DataError(f"{role} column {column!r} holds non-finite values ({_row_list(bad)})")
+        raise DataError(f"{role} column {column!r} holds non-finite values ({row_list(bad)})")
     return values
 
 
@@ -290,7 +310,7 @@ def _encode_covariate(series: pd.Series, column: str) -> tuple[np.ndarray, list[
             first = series.to_numpy()[bad][0]
             raise DataError(
                 f"covariate column {column!r} holds non-numeric value {str(first)[:40]!r} "
-                f"({_row_list(bad)})"
+                f"({row_list(bad)})"
             )
     categorical = (
         isinstance(series.dtype, pd.CategoricalDtype)
@@ -385,15 +405,7 @@ def prepare(
     used = [treatment, mediator, outcome, *covariates]
     for column in used:
         _check_scalar(frame[column], column)
-    missing = np.zeros(len(frame), dtype=bool)
-    for column in used:
-        col_missing = _missing_mask(frame[column])
-        if col_missing.any() and not drop_missing:
-            raise DataError(
-                f"column {column!r} has {int(col_missing.sum())} missing or non-finite value(s) "
-                f"({_row_list(col_missing)}); fix them or use drop_missing"
-            )
-        missing |= col_missing
+    missing = missing_rows(frame, used, drop_missing)
     rows = np.flatnonzero(~missing)
     if rows.size == 0:
         raise DataError("no rows remain after dropping rows with missing values")

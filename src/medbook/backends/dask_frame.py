@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..data import VariableKind, _is_text, _missing_mask, treatment_arms
+from ..data import VariableKind, _is_text, missing_mask, treatment_arms
 from ..errors import DataError, MedbookError
 
 __all__ = ["BLOCK_ROWS", "DaskStudy", "survey_frame"]
@@ -123,7 +123,7 @@ def _survey_partition(part: pd.DataFrame, roles: dict[str, str], dtypes: dict[st
     for name in roles:
         if str(part[name].dtype) != dtypes[name]:
             return {"dtype": (name, str(part[name].dtype))}
-    masks = {name: _missing_mask(part[name]) for name in roles}
+    masks = {name: missing_mask(part[name]) for name in roles}
     any_missing = np.zeros(len(part), dtype=bool)
     for mask in masks.values():
         any_missing |= mask
@@ -288,7 +288,7 @@ def _encode_partition(part: pd.DataFrame, plan: _Plan) -> np.ndarray:
         used = [plan.treatment, plan.mediator, plan.outcome, *(c for c, _, _ in plan.covariates)]
         missing = np.zeros(len(part), dtype=bool)
         for name in used:
-            missing |= _missing_mask(part[name])
+            missing |= missing_mask(part[name])
         part = part.loc[~missing]
     columns = [
         (part[plan.treatment] == plan.treated).to_numpy(dtype=float),

@@ -29,8 +29,7 @@ from ..effects import (
 )
 from ..errors import ConfigError
 from ..fit import Family, ModelFit, linear_from_moments, naming_errors
-from ..inference import percentile_interval, replicate_p_value
-from ..replicates import account
+from ..inference import replicate_inference
 from ..results import EFFECT_COLUMNS, MediationResult, MediationSpec
 from ..rowstream import stream_key
 from .dask_fit import (
@@ -211,25 +210,9 @@ def mediate_dask(
     med_b, out_b, means = route.fit_both(wspec, start=(med_fit, out_fit))
     draws = estimands(route.potential_outcomes(model, med_b, out_b, wspec, means))
     details["bootstrap_weights"] = "poisson"
-    ok, accounting = account([med_b, out_b], draws, keys)
-    if accounting.n_excluded:
-        warnings.append(
-            f"{accounting.n_excluded} of {accounting.requested} replicates failed to fit "
-            "and were excluded from the intervals: " + accounting.sentence()
-        )
-    replicates = pd.DataFrame({k: draws[k][ok] for k in keys})
-    rows = {}
-    for key in keys:
-        reps = replicates[key].to_numpy()
-        reps = reps[np.isfinite(reps)]
-        lo, hi = percentile_interval(reps, conf_level)
-        rows[key] = {
-            "estimate": point[key],
-            "std_error": float(np.std(reps, ddof=1)),
-            "ci_lower": lo,
-            "ci_upper": hi,
-            "p_value": replicate_p_value(reps),
-        }
+    inference = replicate_inference(draws, (med_b, out_b), point, keys, conf_level)
+    warnings.extend(inference.warnings)
+    rows, accounting = inference.rows, inference.accounting
     effects = pd.DataFrame([{"estimand": k, **rows[k]} for k in keys], columns=EFFECT_COLUMNS)
     spec = MediationSpec(
         treatment=treatment,
@@ -258,7 +241,7 @@ def mediate_dask(
         n_failed=accounting.n_excluded,
         accounting=accounting,
         warnings=warnings,
-        replicates=replicates,
+        replicates=inference.replicates,
         mediator_fit=med_fit,
         outcome_fit=out_fit,
         data=study,  # type: ignore[arg-type]  # the summary; the rows stay on the cluster
