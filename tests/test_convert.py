@@ -85,6 +85,28 @@ def test_markdown_to_typst_and_compile(tmp_path: Path) -> None:
     assert "Title" in PdfReader(out).pages[0].extract_text()
 
 
+#: Text that starts with a typst heading, list, enumeration or term-list marker.
+LEADING_MARKERS = ["=", "= x", "==", "-", "+", "/", "/ x: y", "1.", "12.", "=\u2003x", "-\u3000x"]
+_KINDS = ("heading", "list", "enum", "terms")
+
+
+@pytest.mark.parametrize("text", LEADING_MARKERS)
+def test_markdown_to_typst_keeps_leading_markers_literal(tmp_path: Path, text: str) -> None:
+    # pandoc's typst writer leaves these bare at the start of a list item, table cell,
+    # link text or footnote, where typst reads them as structure ("=" became a heading)
+    md = escape_markdown(text)
+    typ = markdown_to_typst(
+        f"1. {md} is measured before Y.\n\n| Name |\n|:--|\n| {md} |\n\n"
+        f"See [{md}](https://example.org).[^1]\n\n[^1]: {md} in a note.\n"
+    )
+    shows = "".join(f"#show {kind}: it => [STRUCT-{kind} #it]\n" for kind in _KINDS)
+    pdf = compile_typst(shows + typ, tmp_path / "doc.pdf", tmp_path)
+    extracted = " ".join(page.extract_text() for page in PdfReader(pdf).pages)
+    counts = {kind: extracted.count(f"STRUCT-{kind}") for kind in _KINDS}
+    assert counts == {"heading": 0, "list": 0, "enum": 1, "terms": 0}
+    assert extracted.count(text.split()[0]) >= 4
+
+
 def test_compile_typst_error(tmp_path: Path) -> None:
     with pytest.raises(RenderError, match=r"typst failed for bad\.pdf"):
         compile_typst("#let x = ", tmp_path / "bad.pdf", tmp_path)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import medbook
@@ -129,6 +129,11 @@ def _pdf_structure(markdown: str, folder: Path) -> tuple[list[str], list[str]]:
     reader = PdfReader(pdf)
     outline = [item.title for item in reader.outline if not isinstance(item, list)]
     text = " ".join(p.extract_text() for p in reader.pages)
+    # A glyph first set from other text keeps it in the font's ToUnicode map (a zero-width
+    # character in its cluster, "M\u200b"; U+3000 drawn with the space glyph); typst marks
+    # later uses with ActualText, which pypdf ignores ("M\u200bediation", "Total\u3000effect").
+    text = "".join(c for c in text if unicodedata.category(c) not in ("Cf", "Mn", "Me"))
+    text = re.sub(r"\s+", " ", text)
     leads = re.findall(
         r"(Decision question:|Comparison:|Total effect:|Mediation estimate:|"
         r"Proportion mediated:|Main identifying risk:|Recommendation)", text
@@ -146,12 +151,16 @@ def baseline(readout_parts, tmp_path_factory):
     return memo, report
 
 
-@pytest.mark.xfail(reason="open: some generated label sets add a report heading "
-                   "('is measured before Y...'); under investigation", strict=False)
-@settings(max_examples=6, deadline=None, derandomize=True,
-          phases=[Phase.explicit, Phase.generate],  # no minutes-long shrinking of the open case
+@settings(max_examples=8, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(treatment=TEXT, mediator=TEXT, outcome=TEXT, question=TEXT, title=TEXT)
+# the report's "4. {mediator} is measured before {outcome}" item: typst read a leading "="
+# as a heading and a leading "/" as a term list (no colon: the PDF failed to compile)
+@example(treatment="", mediator="=", outcome="", question="", title="")
+@example(treatment="", mediator="/", outcome="", question="", title="")
+# text the font's ToUnicode map keeps for a glyph (see _pdf_structure)
+@example(treatment="", mediator="", outcome="", question="", title="M\u200b")
+@example(treatment="", mediator="", outcome="", question="", title="=\u3000=")
 def test_random_text_leaves_pdf_structure_unchanged(
     tmp_path, readout_parts, baseline, treatment, mediator, outcome, question, title
 ):

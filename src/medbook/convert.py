@@ -3,7 +3,8 @@
 * :func:`pandoc_convert` runs the pandoc binary bundled with ``pypandoc-binary``
   (no system pandoc needed) and turns its failures into :class:`RenderError`.
 * :func:`markdown_to_typst` and :func:`compile_typst` take pandoc Markdown to a
-  PDF through the ``typst`` Python package (no typst binary needed).
+  PDF through the ``typst`` Python package (no typst binary needed); literal
+  text cannot turn into typst headings or lists on the way (``typst_text.lua``).
 * :func:`escape_html`, :func:`escape_markdown` and :func:`escape_typst` make
   untrusted text (column names, labels, file names) inert in each format.
 """
@@ -16,6 +17,7 @@ import re
 import subprocess
 from collections.abc import Sequence
 from functools import cache
+from importlib import resources
 from pathlib import Path
 
 from .errors import RenderError
@@ -109,24 +111,41 @@ def pandoc_convert(
     return proc.stdout.decode("utf-8")
 
 
-def markdown_to_typst(markdown: str, **kw: object) -> str:
+def markdown_to_typst(
+    markdown: str,
+    *,
+    from_format: str = "markdown",
+    extra_args: Sequence[str] = (),
+    resource_path: Path | None = None,
+) -> str:
     """Convert pandoc Markdown to typst markup.
+
+    Literal text stays literal: the Lua filter ``typst_text.lua`` (run after any
+    filter in ``extra_args``) escapes a leading ``=``, ``-``, ``+``, ``/`` or ``1.``
+    of every text run, which typst would read as a heading or list marker at the
+    start of a list item, table cell, link text or footnote, where pandoc's
+    typst writer leaves it unescaped.
 
     Parameters
     ----------
     markdown
         Pandoc Markdown text.
-    **kw
-        Passed on to :func:`pandoc_convert` (``extra_args``, ``resource_path``);
-        ``from_format`` defaults to ``"markdown"``.
+    from_format, extra_args, resource_path
+        As for :func:`pandoc_convert`.
 
     Returns
     -------
     str
         Typst markup (a fragment unless ``--standalone`` is in ``extra_args``).
     """
-    from_format = str(kw.pop("from_format", "markdown"))
-    return pandoc_convert(markdown, from_format=from_format, to_format="typst", **kw)  # type: ignore[arg-type]
+    with resources.as_file(resources.files(__package__).joinpath("typst_text.lua")) as lua:
+        return pandoc_convert(
+            markdown,
+            from_format=from_format,
+            to_format="typst",
+            extra_args=[*extra_args, f"--lua-filter={lua}"],
+            resource_path=resource_path,
+        )
 
 
 def compile_typst(source: str, out_pdf: Path, root: Path) -> Path:
