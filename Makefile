@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: book test test-slow test-browser lint bench bench-render bench-memo bench-dask memo clean setup system-deps
+.PHONY: book test test-slow test-browser lint bench bench-render bench-memo bench-dask bench-sensitivity memo clean setup system-deps
 
 setup: $(STAMP) system-deps
 
@@ -53,6 +53,9 @@ bench-memo: setup
 
 bench-dask: setup
 	$(PY) bench/bench_dask.py
+
+bench-sensitivity: setup
+	$(PY) bench/bench_sensitivity.py
 
 clean:
 	rm -rf _book _freeze .medbook-cache out

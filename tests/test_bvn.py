@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import special
 
-from medbook.sensitivity.bvn import bvn_cdf
+from medbook.sensitivity.bvn import bvn_cdf, bvn_grad_block
 
 
 def _owen(h, k, r):
@@ -42,3 +42,28 @@ def test_a_correlation_array_with_both_signs_is_one_pass_per_size():
         )
     mixed = np.where(signs > 0, 0.2, -0.7)
     np.testing.assert_allclose(bvn_cdf(h, k, mixed), _owen(h, k, mixed), rtol=0, atol=2e-15)
+
+
+def test_blocks_on_threads_agree_with_pieces_and_repeat_bit_for_bit():
+    rng = np.random.default_rng(8)
+    h, k = rng.normal(size=(2, 100_000))
+    r = np.where(rng.random(100_000) < 0.5, 0.6, -0.95)
+    whole = bvn_cdf(h, k, r)  # several row blocks, on threads
+    pieces = [
+        bvn_cdf(h[i : i + 5000], k[i : i + 5000], r[i : i + 5000]) for i in range(0, 100_000, 5000)
+    ]
+    np.testing.assert_allclose(whole, np.concatenate(pieces), rtol=0, atol=1e-15)
+    assert np.array_equal(bvn_cdf(h, k, r), whole)
+
+
+@pytest.mark.parametrize("r", [-0.95, -0.9, -0.5, 0.0, 0.3, 0.749, 0.9249, 0.97])
+def test_derivatives_from_the_quadrature_equal_the_closed_forms(r):
+    rng = np.random.default_rng(int(1000 * (r + 1)))
+    h, k = rng.uniform(-8.0, 8.0, size=(2, 20_000))
+    cdf = special.ndtr(h), special.ndtr(k)
+    pdf = np.exp(-h * h / 2) / np.sqrt(2 * np.pi), np.exp(-k * k / 2) / np.sqrt(2 * np.pi)
+    joint, d_h, d_k = bvn_grad_block(h, k, r, cdf, pdf)
+    s = np.sqrt(1 - r * r)
+    np.testing.assert_allclose(joint, bvn_cdf(h, k, r), rtol=0, atol=1e-15)
+    np.testing.assert_allclose(d_h, pdf[0] * special.ndtr((k - r * h) / s), rtol=0, atol=2e-15)
+    np.testing.assert_allclose(d_k, pdf[1] * special.ndtr((h - r * k) / s), rtol=0, atol=2e-15)

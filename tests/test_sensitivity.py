@@ -13,8 +13,10 @@ from scipy import special, stats
 import medbook
 from medbook import sensitivity as sens
 from medbook.errors import ConfigError, FitError
+from medbook.sensitivity.bivariate import BinaryBinary
 from medbook.sensitivity.bvn import bvn_cdf
 from medbook.sensitivity.latent import BinaryMediator
+from medbook.sensitivity.problem import build_problem
 from medbook.simulate import (
     confounding_sweep,
     simulate_binary,
@@ -253,6 +255,28 @@ def test_zero_crossing_is_a_root_of_the_curve():
     assert r0 is not None and 0 < r0 < 0.99
     assert not np.isclose(r0, curve.to_frame()["rho"]).any()  # root-found, not a grid value
     assert abs(sens.rho(res, grid=[r0]).at(r0)["nie1"]) < 1e-5
+
+
+def test_binary_binary_blocks_and_threads_match_one_block_and_repeat_bit_for_bit():
+    df, _ = _latent_data("bb", 0.3, 1500, seed=4, interaction=0.3)
+    prob, _ = build_problem(_fit(df, "bb", interaction=True))
+    grid = np.array([-0.6, -0.3, 0.0, 0.3, 0.6])
+
+    def run(rows, threads):
+        engine = BinaryBinary(prob, rows=rows, threads=threads)
+        curve = engine.curve(grid, 1.96)
+        known = {r: {k: curve[k][0][i] for k in KEYS} for i, r in enumerate(grid)}
+        roots = engine.crossings(known)  # Brent's method, and solves at +-0.99 (|r| >= 0.925)
+        return np.concatenate([np.ravel(curve[k]) for k in KEYS]), roots
+
+    one_block, one_roots = run(prob.n, 1)
+    blocked, roots = run(64, 3)  # 24 blocks on 3 threads
+    np.testing.assert_allclose(blocked, one_block, rtol=0, atol=1e-12)
+    assert one_roots.keys() == roots.keys() and any(roots.values())
+    for key in KEYS:
+        np.testing.assert_allclose(roots[key], one_roots[key], rtol=0, atol=1e-12)
+    again, again_roots = run(64, 3)
+    assert np.array_equal(again, blocked) and again_roots == roots
 
 
 def test_bivariate_normal_cdf_matches_scipy():

@@ -15,6 +15,7 @@ Two tools, both on the difference (or risk-difference) scale of :func:`medbook.m
   "Mediational E-values", *Epidemiology* 30:835-837).
 
 The rooms: :mod:`~medbook.sensitivity.bvn` (bivariate normal CDF),
+:mod:`~medbook.sensitivity.blocks` (row blocks on threads, summed in a fixed order),
 :mod:`~medbook.sensitivity.problem` (the engine protocol and the registry keyed by
 model pair), one module per engine (:mod:`~medbook.sensitivity.closed_form`,
 :mod:`~medbook.sensitivity.latent`, :mod:`~medbook.sensitivity.bivariate`),

@@ -1,15 +1,26 @@
-"""Binary mediator and outcome: the rho analysis as a recursive bivariate probit."""
+"""Binary mediator and outcome: the rho analysis as a recursive bivariate probit.
+
+The per-row arithmetic runs in row blocks on threads (:mod:`~medbook.sensitivity.blocks`):
+each block returns its sums (log-likelihood, score and Hessian; potential-outcome
+means and their gradients) and the sums are added in block order, so the results
+do not depend on the number of threads. A new ``rho``'s Newton solve starts from
+the polynomial through the nearest solutions already found (the curve is solved
+outward from ``rho = 0``).
+"""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
 from scipy import special
 
 from ..errors import FitError
-from .bvn import bvn_cdf
+from .blocks import BLOCK_ROWS, fold, map_blocks
+from .bvn import bvn_cdf_block, bvn_grad_block
 from .latent import Latent, contrasts, stack
 from .problem import Note, Problem, r2_latent, register
 
@@ -17,12 +28,37 @@ __all__ = ["NEWTON_MAX", "NEWTON_TOL", "BinaryBinary"]
 
 NEWTON_TOL = 1e-10
 NEWTON_MAX = 50
+#: A new rho's solve starts from the polynomial through this many nearest solutions.
+WARM_POINTS = 4
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_GEMM_ROWS = 8192
+_CELLS = ((0, 0), (0, 1), (1, 0), (1, 1))  # (t, t') of E[Y(t, M(t'))]; (t, m) of eta
+
+
+def _inner(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``x @ y.T`` for ``(p, rows)`` and ``(q, rows)`` arrays, added up over pieces of rows.
+
+    OpenBLAS is about twice as slow on one product over a whole block of rows.
+    """
+    out = x[:, :_GEMM_ROWS] @ y[:, :_GEMM_ROWS].T
+    for i in range(_GEMM_ROWS, x.shape[1], _GEMM_ROWS):
+        out += x[:, i : i + _GEMM_ROWS] @ y[:, i : i + _GEMM_ROWS].T
+    return out
 
 
 def _phi(x: np.ndarray) -> np.ndarray:
     """Standard normal density (``scipy.stats.norm.pdf`` without its per-call overhead)."""
     return np.exp(-0.5 * x * x) * _INV_SQRT_2PI
+
+
+@dataclass
+class _Score:
+    """Row sums of the conditional log-likelihood and its derivatives in ``c`` (and ``a``)."""
+
+    loglik: float
+    grad: np.ndarray
+    hess: np.ndarray
+    cross: np.ndarray | None
 
 
 @register("probit", "probit")
@@ -44,39 +80,56 @@ class BinaryBinary(Latent):
 
     kinds: ClassVar[tuple[str, str]] = ("binary", "binary")
 
-    def __init__(self, prob: Problem):
+    def __init__(self, prob: Problem, rows: int = BLOCK_ROWS, threads: int | None = None):
         self.p = prob
         self.pa = prob.a.size
+        self.rows, self.threads = rows, threads
         self.qm = 2.0 * prob.m - 1.0
         self.qy = 2.0 * prob.y - 1.0
-        self.x1 = prob.xm_at(1.0)
-        self.x0 = prob.xm_at(0.0)
+        self.sign = self.qm * self.qy
+        # Row-major transposes: a block of rows is then a strided (columns, rows) view
+        # that BLAS reads faster than the (rows, columns) slice.
+        self.zt = np.ascontiguousarray(prob.xy.T)
+        self.xt = np.ascontiguousarray(prob.xm.T)
         self.cache: dict[float, np.ndarray] = {0.0: prob.c.copy()}
+        self.scores: dict[float, _Score] = {}
         self._mu_key: bytes | None = None
         self._mu: dict[str, np.ndarray] = {}
-        self.zs = {}
-        for t in (0, 1):
-            for mv in (0, 1):
-                z = prob.xy.copy()
-                z[:, prob.t_col_y] = t
-                z[:, prob.m_col] = mv
-                if prob.tm_col is not None:
-                    z[:, prob.tm_col] = t * mv
-                self.zs[(t, mv)] = z
+        # eta(t, m) = z(t, m) c: the columns of T, M and T x M hold t, m and t m.
+        set_cols = [(prob.t_col_y, 0), (prob.m_col, 1)]
+        if prob.tm_col is not None:
+            set_cols.append((prob.tm_col, 2))
+        self.set_cols = np.array([j for j, _ in set_cols])
+        self.set_values = {
+            (t, m): np.array([(t, m, t * m)[which] for _, which in set_cols], dtype=float)
+            for t, m in _CELLS
+        }
+
+    def _map(self, func: Callable[[slice], tuple]) -> list[tuple]:
+        return map_blocks(func, self.p.n, self.rows, self.threads)
 
     def _mediator_terms(self, a: np.ndarray) -> dict[str, np.ndarray]:
-        """Rows' ``mu = x a`` and what only depends on it (``a`` is fixed while solving)."""
+        """Rows' ``mu = x a`` and what only depends on it (``a`` is fixed while ``rho`` varies)."""
         key = a.tobytes()
         if self._mu_key != key:
-            mu = self.p.xm @ a
-            self._mu = {"mu": mu, "q_mu": self.qm * mu, "log_cdf": special.log_ndtr(self.qm * mu)}
+            p = self.p
+            mu = p.xm @ a
+            q_mu = self.qm * mu
+            self._mu = {
+                "mu": mu,
+                "q_mu": q_mu,
+                "cdf_q": special.ndtr(q_mu),
+                "log_cdf": special.log_ndtr(q_mu),
+                "pdf": _phi(mu),
+            }
+            for t in (0, 1):
+                mu_t = p.xm_at(float(t)) @ a
+                self._mu |= {f"mu{t}": mu_t, f"cdf{t}": special.ndtr(mu_t), f"pdf{t}": _phi(mu_t)}
             self._mu_key = key
         return self._mu
 
-    def _terms(
-        self, a: np.ndarray, c: np.ndarray, rho_value: float, cross: bool = False
-    ) -> dict[str, np.ndarray]:
-        """Per-row log-likelihood and its derivatives in ``eta = z c`` (and ``mu = x a``).
+    def _score(self, c: np.ndarray, rho_value: float, cross: bool = False) -> _Score:
+        """Log-likelihood, score and Hessian in ``eta = z c`` (with ``cross``, ``d score / d a``).
 
         With ``P = Phi2(q_M mu, q_Y eta; q_M q_Y rho)`` and ``A = q_M (mu - rho eta) / s``:
         ``dlogP/deta = g = q_Y phi(eta) Phi(A) / P``,
@@ -84,121 +137,190 @@ class BinaryBinary(Latent):
         ``cross``, ``d g/dmu = q_Y phi(eta) phi(A) q_M / (s P) - g dlogP/dmu``.
         """
         p = self.p
-        med = self._mediator_terms(a)
-        mu = med["mu"]
-        eta = p.xy @ c
+        med = self._mediator_terms(p.a)
         s = math.sqrt(1.0 - rho_value**2)
-        joint = np.maximum(bvn_cdf(med["q_mu"], self.qy * eta, self.qm * self.qy * rho_value),
-                           1e-300)
-        big_a = self.qm * (mu - rho_value * eta) / s
-        phi_eta, phi_a, cdf_a = _phi(eta), _phi(big_a), special.ndtr(big_a)
-        with np.errstate(over="ignore", invalid="ignore"):
-            g = self.qy * phi_eta * cdf_a / joint
-            g_eta = (
-                self.qy * phi_eta * (-eta * cdf_a - phi_a * self.qm * rho_value / s) / joint
-                - g * g
-            )
-            out = {"loglik": np.log(joint) - med["log_cdf"], "g": g, "g_eta": g_eta}
-            if cross:
-                dlogp_mu = (
-                    self.qm * _phi(mu) * special.ndtr(self.qy * (eta - rho_value * mu) / s)
-                    / joint
-                )
-                out["g_mu"] = self.qy * phi_eta * phi_a * self.qm / (s * joint) - g * dlogp_mu
-        if not all(np.all(np.isfinite(out[k])) for k in ("g_eta", "g_mu") if k in out):
-            raise FitError(
-                f"bivariate probit likelihood is numerically degenerate at rho = {rho_value:.3f}"
-            )
-        return out
 
-    def solve(self, a: np.ndarray, rho_value: float, start: np.ndarray) -> np.ndarray:
-        """Newton-Raphson (with step halving) for the outcome coefficients at fixed ``rho``."""
-        z = self.p.xy
+        def block(rows: slice) -> tuple:
+            zt, qm, qy, mu = self.zt[:, rows], self.qm[rows], self.qy[rows], med["mu"][rows]
+            eta = c @ zt
+            k = qy * eta
+            joint = bvn_cdf_block(
+                med["q_mu"][rows],
+                k,
+                self.sign[rows] * rho_value,
+                med["cdf_q"][rows],
+                special.ndtr(k),
+            )
+            np.maximum(joint, 1e-300, out=joint)
+            big_a = qm * (mu - rho_value * eta) / s
+            phi_eta, phi_a, cdf_a = _phi(eta), _phi(big_a), special.ndtr(big_a)
+            with np.errstate(over="ignore", invalid="ignore"):
+                g = qy * phi_eta * cdf_a / joint
+                g_eta = qy * phi_eta * (-eta * cdf_a - phi_a * qm * rho_value / s) / joint - g * g
+                if cross:
+                    cdf_b = special.ndtr(qy * (eta - rho_value * mu) / s)
+                    dlogp_mu = qm * med["pdf"][rows] * cdf_b / joint
+                    g_mu = qy * phi_eta * phi_a * qm / (s * joint) - g * dlogp_mu
+            if not np.all(np.isfinite(g_eta)) or (cross and not np.all(np.isfinite(g_mu))):
+                raise FitError(
+                    "bivariate probit likelihood is numerically degenerate "
+                    f"at rho = {rho_value:.3f}"
+                )
+            sums = (
+                float(np.sum(np.log(joint) - med["log_cdf"][rows])),
+                zt @ g,
+                _inner(zt * g_eta, zt),
+            )
+            return (*sums, _inner(zt * g_mu, self.xt[:, rows])) if cross else sums
+
+        sums = fold(self._map(block))
+        return _Score(sums[0], sums[1], sums[2], sums[3] if cross else None)
+
+    def solve(
+        self, rho_value: float, start: np.ndarray, cross: bool = False
+    ) -> tuple[np.ndarray, _Score]:
+        """Newton-Raphson (with step halving) for the outcome coefficients at fixed ``rho``.
+
+        Returns the coefficients and the score there (with ``cross``, including ``d score / d a``).
+        """
         c = start.copy()
-        terms = self._terms(a, c, rho_value)
-        ll = float(terms["loglik"].sum())
+        score = self._score(c, rho_value)
         for _ in range(NEWTON_MAX):
-            hess = z.T @ (z * terms["g_eta"][:, None])
-            step = np.linalg.solve(hess, -(z.T @ terms["g"]))
+            step = np.linalg.solve(score.hess, -score.grad)
             scale = 1.0
             while True:
                 trial = c + scale * step
-                trial_terms = self._terms(a, trial, rho_value)
-                ll_trial = float(trial_terms["loglik"].sum())
-                if ll_trial >= ll - 1e-9 or scale < 1e-4:
+                last = np.max(np.abs(scale * step)) < NEWTON_TOL * (1.0 + np.max(np.abs(trial)))
+                trial_score = self._score(trial, rho_value, cross and last)
+                if trial_score.loglik >= score.loglik - 1e-9 or scale < 1e-4:
                     break
                 scale /= 2.0
-            c, ll, terms = trial, ll_trial, trial_terms
+            c, score = trial, trial_score
             if np.max(np.abs(scale * step)) < NEWTON_TOL * (1.0 + np.max(np.abs(c))):
-                return c
+                return c, score
         raise FitError(f"bivariate probit outcome model did not converge at rho = {rho_value:.3f}")
 
-    def coef(self, rho_value: float) -> np.ndarray:
+    def _starts(self, key: float) -> list[np.ndarray]:
+        """Start values: the polynomial through the nearest solutions, then the nearest one."""
+        near = sorted(self.cache, key=lambda r: abs(r - key))[:WARM_POINTS]
+        nearest = self.cache[near[0]]
+        if len(near) == 1:
+            return [nearest]
+        start = np.zeros_like(nearest)
+        for r_i in near:
+            weight = math.prod((key - r_j) / (r_i - r_j) for r_j in near if r_j != r_i)
+            start += weight * self.cache[r_i]
+        return [start, nearest]
+
+    def coef(self, rho_value: float, cross: bool = False) -> np.ndarray:
+        """Outcome coefficients at ``rho`` (``cross``: keep the score at them for the band)."""
         key = round(rho_value, 12)
         if key not in self.cache:
-            nearest = min(self.cache, key=lambda r: abs(r - key))
-            self.cache[key] = self.solve(self.p.a, rho_value, self.cache[nearest])
+            *starts, last = self._starts(key)
+            for start in starts:  # an extrapolated start may be worse than the nearest solution
+                try:
+                    c, score = self.solve(rho_value, start, cross)
+                    break
+                except FitError:
+                    continue
+            else:
+                c, score = self.solve(rho_value, last, cross)
+            self.cache[key] = c
+            if cross:
+                self.scores[key] = score
         return self.cache[key]
 
     def parameters(self, rho_value: float) -> tuple[np.ndarray, np.ndarray]:
         p = self.p
-        c = self.coef(rho_value)
-        terms = self._terms(p.a, c, rho_value, cross=True)
-        h_cc = p.xy.T @ (p.xy * terms["g_eta"][:, None])
-        h_ca = p.xy.T @ (p.xm * terms["g_mu"][:, None])
-        inv = np.linalg.inv(-h_cc)
-        return stack(p.a, c, p.va, inv, inv @ h_ca)
+        c = self.coef(rho_value, cross=True)
+        score = self.scores.get(round(rho_value, 12))
+        if score is None:
+            score = self._score(c, rho_value, cross=True)
+        inv = np.linalg.inv(-score.hess)
+        return stack(p.a, c, p.va, inv, inv @ score.cross)
 
     def point_theta(self, rho_value: float) -> np.ndarray:
         return np.concatenate([self.p.a, self.coef(rho_value)])
 
+    def _outcomes(
+        self, a: np.ndarray, c: np.ndarray, rho_value: float, derivatives: bool
+    ) -> tuple[dict[tuple[int, int], float], dict[tuple[int, int], np.ndarray]]:
+        """``E[Y(t, M(t'))]`` and, with ``derivatives``, their gradients in ``(a, c)``.
+
+        ``P(Y(t, M(t')) = 1 | x) = Phi(eta_t0) - Phi2(mu_t', eta_t0; rho)
+        + Phi2(mu_t', eta_t1; rho)``; ``dPhi2(h, k; r)/dk = phi(k) Phi((h - r k)/s)``
+        (:func:`~medbook.sensitivity.bvn.bvn_grad_block`).
+        """
+        p = self.p
+        med = self._mediator_terms(a)
+        masked = c.copy()
+        masked[self.set_cols] = 0.0
+        shift = {cell: float(v @ c[self.set_cols]) for cell, v in self.set_values.items()}
+
+        def block(rows: slice) -> tuple:
+            zt = self.zt[:, rows]
+            base = masked @ zt
+            eta = {cell: base + shift[cell] for cell in _CELLS}
+            cdf = {cell: special.ndtr(e) for cell, e in eta.items()}
+            means = np.empty(4)
+            if derivatives:
+                pdf = {cell: _phi(e) for cell, e in eta.items()}
+                d_y, d_m = np.empty((8, base.size)), np.empty((4, base.size))
+            for i, (t, tm) in enumerate(_CELLS):
+                mu, cdf_mu = med[f"mu{tm}"][rows], med[f"cdf{tm}"][rows]
+                e0, e1 = eta[(t, 0)], eta[(t, 1)]
+                if derivatives:
+                    pdf_mu = med[f"pdf{tm}"][rows]
+                    low, dm0, dy0 = bvn_grad_block(
+                        mu, e0, rho_value, (cdf_mu, cdf[(t, 0)]), (pdf_mu, pdf[(t, 0)])
+                    )
+                    high, dm1, dy1 = bvn_grad_block(
+                        mu, e1, rho_value, (cdf_mu, cdf[(t, 1)]), (pdf_mu, pdf[(t, 1)])
+                    )
+                    d_m[i] = dm1 - dm0
+                    d_y[2 * i] = pdf[(t, 0)] - dy0
+                    d_y[2 * i + 1] = dy1
+                else:
+                    low = bvn_cdf_block(mu, e0, rho_value, cdf_mu, cdf[(t, 0)])
+                    high = bvn_cdf_block(mu, e1, rho_value, cdf_mu, cdf[(t, 1)])
+                means[i] = (cdf[(t, 0)] - low + high).sum()
+            if not derivatives:
+                return (means,)
+            return (
+                means,
+                _inner(zt, d_y),
+                d_y.sum(axis=1),
+                _inner(self.xt[:, rows], d_m),
+                d_m.sum(axis=1),
+            )
+
+        sums = fold(self._map(block))
+        po = {cell: float(sums[0][i]) / p.n for i, cell in enumerate(_CELLS)}
+        if not derivatives:
+            return po, {}
+        _, u_y, s_y, u_m, s_m = sums
+        grad = {}
+        for i, (t, tm) in enumerate(_CELLS):
+            # z(t, m)' d = x' d but for the set columns: their value times sum(d)
+            g_m = u_m[:, i].copy()
+            g_m[p.t_col_m] = tm * s_m[i]
+            g_y = u_y[:, 2 * i] + u_y[:, 2 * i + 1]
+            g_y[self.set_cols] = (
+                self.set_values[(t, 0)] * s_y[2 * i] + self.set_values[(t, 1)] * s_y[2 * i + 1]
+            )
+            grad[(t, tm)] = np.concatenate([g_m, g_y]) / p.n
+        return po, grad
+
     def gradients(
         self, theta: np.ndarray, rho_value: float
     ) -> tuple[dict[str, float], dict[str, np.ndarray]]:
-        """Effects and analytic gradients: ``dPhi2(h, k; r)/dk = phi(k) Phi((h - r k)/s)``."""
-        a, c = theta[: self.pa], theta[self.pa :]
-        s = math.sqrt(1.0 - rho_value**2)
-        xs = {1: self.x1, 0: self.x0}
-        po: dict[tuple[int, int], np.ndarray] = {}
-        grad: dict[tuple[int, int], np.ndarray] = {}
-        for t in (0, 1):
-            z0, z1 = self.zs[(t, 0)], self.zs[(t, 1)]
-            eta0, eta1 = z0 @ c, z1 @ c
-            for tm in (0, 1):
-                mu = xs[tm] @ a
-                prob = (
-                    special.ndtr(eta0)
-                    - bvn_cdf(mu, eta0, rho_value)
-                    + bvn_cdf(mu, eta1, rho_value)
-                )
-                d_mu = _phi(mu) * (
-                    special.ndtr((eta1 - rho_value * mu) / s)
-                    - special.ndtr((eta0 - rho_value * mu) / s)
-                )
-                d_eta0 = _phi(eta0) * special.ndtr(-(mu - rho_value * eta0) / s)
-                d_eta1 = _phi(eta1) * special.ndtr((mu - rho_value * eta1) / s)
-                po[(t, tm)] = np.atleast_1d(np.mean(prob))
-                grad[(t, tm)] = np.concatenate(
-                    [xs[tm].T @ d_mu, z0.T @ d_eta0 + z1.T @ d_eta1]
-                ) / self.p.n
-        est = {k: float(v[0]) for k, v in contrasts(po).items()}
-        return est, contrasts(grad)
+        """Effects and analytic gradients (one pass over the rows)."""
+        po, grad = self._outcomes(theta[: self.pa], theta[self.pa :], rho_value, True)
+        return contrasts(po), contrasts(grad)
 
     def effects(self, theta: np.ndarray, rho_value: float) -> dict[str, np.ndarray]:
-        a, c = theta[:, : self.pa], theta[:, self.pa :]
-        mu = {1: a @ self.x1.T, 0: a @ self.x0.T}
-        po = {}
-        for t in (0, 1):
-            eta0 = c @ self.zs[(t, 0)].T
-            eta1 = c @ self.zs[(t, 1)].T
-            for tm in (0, 1):
-                prob = (
-                    special.ndtr(eta0)
-                    - bvn_cdf(mu[tm], eta0, rho_value)
-                    + bvn_cdf(mu[tm], eta1, rho_value)
-                )
-                po[(t, tm)] = np.mean(prob, axis=1)
-        return contrasts(po)
+        rows = [self._outcomes(th[: self.pa], th[self.pa :], rho_value, False)[0] for th in theta]
+        return contrasts({cell: np.array([po[cell] for po in rows]) for cell in _CELLS})
 
     def r2(self) -> tuple[float, float]:
         p = self.p

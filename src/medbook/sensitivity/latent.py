@@ -71,25 +71,25 @@ class Latent:
         return est, grad
 
     def curve(self, rho_values: np.ndarray, z: float) -> Curve:
-        cols: dict[str, list[list[float]]] = {k: [[], [], []] for k in SENSITIVITY_ESTIMANDS}
-        self.failed: list[float] = []
-        for r in rho_values:
+        """Point curve and band; solved outward from ``rho = 0`` (solvers start near their root)."""
+        rows: dict[float, tuple[dict[str, float], dict[str, float]]] = {}
+        for r in sorted(map(float, rho_values), key=abs):
             try:
-                theta, cov = self.parameters(float(r))
-                est, grad = self.gradients(theta, float(r))
+                theta, cov = self.parameters(r)
+                est, grad = self.gradients(theta, r)
             except FitError:
-                self.failed.append(float(r))
-                for key in SENSITIVITY_ESTIMANDS:
-                    for col in cols[key]:
-                        col.append(float("nan"))
                 continue
-            for key in SENSITIVITY_ESTIMANDS:
-                g = grad[key]
-                se = math.sqrt(max(float(g @ cov @ g), 0.0))
-                cols[key][0].append(est[key])
-                cols[key][1].append(est[key] - z * se)
-                cols[key][2].append(est[key] + z * se)
-        return {k: tuple(np.asarray(c) for c in v) for k, v in cols.items()}
+            se = {k: math.sqrt(max(float(grad[k] @ cov @ grad[k]), 0.0)) for k in est}
+            rows[r] = est, se
+        self.failed = [float(r) for r in rho_values if float(r) not in rows]
+        nan = {k: float("nan") for k in SENSITIVITY_ESTIMANDS}
+        out: Curve = {}
+        for key in SENSITIVITY_ESTIMANDS:
+            est_se = [rows.get(float(r), (nan, nan)) for r in rho_values]
+            est = np.array([e[key] for e, _ in est_se])
+            se = np.array([s[key] for _, s in est_se])
+            out[key] = (est, est - z * se, est + z * se)
+        return out
 
     def crossings(self, known: dict[float, dict[str, float]]) -> dict[str, list[float]]:
         values = {r: v for r, v in known.items() if all(map(math.isfinite, v.values()))}
@@ -113,8 +113,11 @@ class Latent:
                     roots.append(lo)
                 elif f_lo * f_hi < 0:
                     try:
-                        root = optimize.brentq(
-                            lambda r, k=key: self.point(r)[k], lo, hi, xtol=1e-7
+                        root = optimize.brentq(  # the bracket's ends are known values
+                            lambda r, k=key: (values[r] if r in values else self.point(r))[k],
+                            lo,
+                            hi,
+                            xtol=1e-7,
                         )
                     except FitError:
                         continue
@@ -307,4 +310,3 @@ def contrasts(po: dict[tuple[int, int], np.ndarray]) -> dict[str, np.ndarray]:
         "nde0": po[(1, 0)] - po[(0, 0)],
         "nde1": po[(1, 1)] - po[(0, 1)],
     }
-
