@@ -70,13 +70,23 @@ OPTIONS = {"interaction": True, "n_boot": 40, "seed": 11}
 
 
 def test_dask_matches_in_memory_and_ignores_partitioning(client, study, tmp_path):
+    _check_matches_in_memory(study, tmp_path, OPTIONS)
+
+
+@pytest.mark.slow
+def test_dask_matches_in_memory_on_400000_rows(client, tmp_path):
+    """The issue's acceptance size: a 400,000-row partitioned Parquet study."""
+    _check_matches_in_memory(_study(n=400_000, seed=8), tmp_path, {**OPTIONS, "n_boot": 50})
+
+
+def _check_matches_in_memory(study: pd.DataFrame, tmp_path, options: dict) -> None:
     covariates = ["x", "plan"]
-    memory = medbook.mediate(study, *ARGS, covariates, bootstrap_weights="poisson", **OPTIONS)
+    memory = medbook.mediate(study, *ARGS, covariates, bootstrap_weights="poisson", **options)
     eight = dd.read_parquet(_parquet(study, tmp_path / "eight", 8))
     three = dd.read_parquet(_parquet(study, tmp_path / "three", 3))
     assert (eight.npartitions, three.npartitions) == (8, 3)
-    res8 = medbook.mediate(eight, *ARGS, covariates, **OPTIONS)
-    res3 = medbook.mediate(three, *ARGS, covariates, **OPTIONS)
+    res8 = medbook.mediate(eight, *ARGS, covariates, **options)
+    res3 = medbook.mediate(three, *ARGS, covariates, **options)
 
     assert res8.details["backend"] == "dask"
     assert res8.details["bootstrap_weights"] == "poisson"
