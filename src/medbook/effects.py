@@ -183,15 +183,16 @@ class _Linear:
         return self.out_base + self.beta[:, 1:2] * t + self.slope_m(t) * m
 
 
-def _binary_mediator_sums(lin: _Linear, w: np.ndarray) -> dict[tuple[int, int], np.ndarray]:
+def _binary_mediator_sums(lin: _Linear, w: np.ndarray) -> dict[Any, np.ndarray]:
     """Weighted row sums of ``E[Y(t, M(t_m)) | c] = E[Y(t, 0)] + P(M(t_m) = 1) (E[Y(t, 1)] -
-    E[Y(t, 0)])`` for the four ``(t, t_m)``, with one weighting per mediator probability."""
+    E[Y(t, 0)])`` for the four ``(t, t_m)``, with one weighting per mediator probability, and
+    of ``E[Y(t, 0) | c]`` (key ``("cde", t, 0.0)``)."""
     weighted = {t_m: w * lin.mediator_mean(t_m) for t_m in (0, 1)}
-    sums = {}
+    sums: dict[Any, np.ndarray] = {}
     for t in (0, 1):
         y0 = lin.outcome_mean(t, 0.0)
         gap = lin.outcome_mean(t, 1.0) - y0
-        base = _weighted_sum(w, y0)
+        base = sums[("cde", t, 0.0)] = _weighted_sum(w, y0)  # also the CDE's mean at m = 0
         for t_m in (0, 1):
             sums[(t, t_m)] = base + np.einsum("bn,bn->b", weighted[t_m], gap)
     return sums
@@ -269,13 +270,14 @@ def potential_outcomes(
             lin = _Linear(model, alpha[reps], beta[reps], cov[part])
             sd = sigma_m[reps] if sigma_m.size > 1 else sigma_m
             if model.mediator_family != "linear":
-                for key, value in _binary_mediator_sums(lin, wp).items():
-                    sums[key][reps] += value
+                found = _binary_mediator_sums(lin, wp)
             else:
-                for key in keys:
-                    sums[key][reps] += _weighted_sum(wp, _expected_outcome(lin, *key, sd, nodes))
+                found = {k: _weighted_sum(wp, _expected_outcome(lin, *k, sd, nodes)) for k in keys}
             for key in cde:
-                sums[key][reps] += _weighted_sum(wp, lin.outcome_mean(key[1], key[2]))
+                if key not in found:
+                    found[key] = _weighted_sum(wp, lin.outcome_mean(key[1], key[2]))
+            for key in (*keys, *cde):
+                sums[key][reps] += found[key]
         return sums
 
     parts = weights.map_chunks(chunk, compact=True)
