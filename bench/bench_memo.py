@@ -12,7 +12,6 @@ Usage: ``python bench/bench_memo.py [--rows 1000000] [--n-boot 1000] [--keep DIR
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import resource
 import subprocess
@@ -21,18 +20,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from _onboarding import example_process
+
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_SECONDS = 60.0
 TARGET_GB = 3.0
-
-
-def _example_process():
-    spec = importlib.util.spec_from_file_location(
-        "onboarding_make_data", ROOT / "examples" / "onboarding" / "make_data.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="medbook-bench-") as scratch:
         folder = Path(scratch)
         start = time.perf_counter()
-        text = _example_process().make_data(seed=7, n=args.rows)
+        text = example_process().make_data(seed=7, n=args.rows)
         data = folder / "data.csv"
         data.write_text(text, encoding="utf-8")
         del text

@@ -17,7 +17,6 @@ Usage: ``python bench/bench_sensitivity.py [--rows 1000000] [--threads N] [--no-
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import io
 import resource
 import sys
@@ -27,6 +26,7 @@ from unittest import mock
 
 import numpy as np
 import pandas as pd
+from _onboarding import example_process
 
 import medbook
 from medbook.sensitivity import blocks
@@ -35,15 +35,6 @@ from medbook.study import load_study
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_SECONDS = 30.0
-
-
-def _example_process():
-    spec = importlib.util.spec_from_file_location(
-        "onboarding_make_data", ROOT / "examples" / "onboarding" / "make_data.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _cpu_seconds() -> float:
@@ -100,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-compare", action="store_true", help="skip the one-thread run")
     args = parser.parse_args(argv)
 
-    frame = pd.read_csv(io.StringIO(_example_process().make_data(seed=7, n=args.rows)))
+    frame = pd.read_csv(io.StringIO(example_process().make_data(seed=7, n=args.rows)))
     study = load_study(ROOT / "examples" / "onboarding" / "study.yml")
     kwargs = {**study.mediate_kwargs(), "method": "delta"}
     start = time.perf_counter()
