@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 from scipy import special
 
+from .families import logistic
 from .fit import Family
 from .weights import ReplicateWeights
 
@@ -91,7 +92,7 @@ def _inverse_link(family: Family, eta: np.ndarray) -> np.ndarray:
     if family == "linear":
         return eta
     if family == "logit":
-        return special.expit(eta)
+        return logistic(eta)
     return special.ndtr(eta)
 
 
