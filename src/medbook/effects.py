@@ -262,16 +262,15 @@ def potential_outcomes(
     cde = [("cde", t, m) for m in model.cde_at for t in (0, 1)]
 
     def chunk(rows: slice, w: np.ndarray) -> dict[Any, np.ndarray]:
-        sums = {key: np.zeros(b) for key in ["total", *keys, *cde]}
-        sums["total"] = w.sum(axis=1, dtype=float)
+        sums = {"total": w.sum(axis=1, dtype=float), **{key: np.zeros(b) for key in (*keys, *cde)}}
         cov = covariates[rows]
         for reps, part in tiles(b, w.shape[1], per_row):
             wp = np.asarray(w[reps if w.shape[0] > 1 else slice(None), part], dtype=float)
             lin = _Linear(model, alpha[reps], beta[reps], cov[part])
-            sd = sigma_m[reps] if sigma_m.size > 1 else sigma_m
             if model.mediator_family != "linear":
                 found = _binary_mediator_sums(lin, wp)
             else:
+                sd = sigma_m[reps] if sigma_m.size > 1 else sigma_m
                 found = {k: _weighted_sum(wp, _expected_outcome(lin, *k, sd, nodes)) for k in keys}
             for key in cde:
                 if key not in found:
