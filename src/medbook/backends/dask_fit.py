@@ -19,7 +19,7 @@ from ..effects import EffectModel, potential_outcomes
 from ..families import get_family
 from ..fit import Family, ModelFit, Moments, naming_errors
 from ..fitcore import back_transform, focal_mask, outer_upper, symmetric
-from ..glm import MAX_ITER, NewtonState, chunk_sums, classify, summarise
+from ..glm import MAX_ITER, NewtonState, chunk_sums, classify, summarise, third_derivatives
 from ..rowstream import poisson_weights
 from ..weights import BLOCK_ROWS as CHUNK_ROWS
 from .dask_passes import reduce_blocks
@@ -183,6 +183,16 @@ def _newton_block(block, first_row, layout, specs, scalings, betas, todos, wspec
     return tuple(out)
 
 
+def _third_block(block, first_row, layout, specs, scalings, betas):
+    """Per model, :func:`medbook.glm.third_derivatives` at its (shared) warm start."""
+    z = layout.z(block)
+    out = []
+    for spec, pair, beta in zip(specs, scalings, betas, strict=True):
+        xs, y = _design(z, spec, pair)
+        out.append(third_derivatives(get_family(spec.family), xs, y, beta[0]))
+    return tuple(out)
+
+
 def _final_block(block, first_row, layout, specs, scalings, betas, wspec):
     """Per model, for the point fit (``B = 1``): the observed information at the final
     coefficients."""
@@ -250,6 +260,11 @@ def fit_glms(
     starts = starts or [None] * len(specs)
     states = [_Newton(s, scaling, wspec.n_rep, st) for s, st in zip(specs, starts, strict=True)]
     pairs = tuple((st.shift, st.scale) for st in states)
+    if wspec.n_rep > 1 and all(start is not None for start in starts):  # see glm._iterate
+        betas = [st.state.beta for st in states]
+        thirds = reduce_blocks(blocks, _third_block, layout, tuple(specs), pairs, betas)
+        for state, third in zip(states, thirds, strict=True):
+            state.state.third = third
     for iteration in range(MAX_ITER):
         todos = [st.todo() for st in states]
         if not any(t.size for t in todos):
