@@ -453,3 +453,36 @@ def test_g_formula_does_not_depend_on_tiles(binary_mediator, monkeypatch):
     small = medbook.mediate(frame, "treatment", "mediator", "outcome", ["x"], **kwargs)
     assert np.allclose(small.replicates, big.replicates, rtol=0, atol=1e-12)
     assert np.allclose(small.to_frame()["estimate"], big.to_frame()["estimate"], atol=1e-12)
+
+
+@pytest.mark.parametrize("interaction", [True, False])
+@pytest.mark.parametrize("shared", [False, True])
+def test_logit_pair_kernel_equals_the_general_g_formula_route(interaction, shared, monkeypatch):
+    """The buffered logit-logit kernel (medbook.logit_pair) gives the general route's sums."""
+    from medbook import effects, logit_pair
+    from medbook.weights import ReplicateWeights
+
+    rng = np.random.default_rng(11)
+    n, b, k = 5000, 40, 3
+    cov = np.column_stack([rng.normal(size=(n, 2)), rng.binomial(1, 0.3, n)])
+    alpha = rng.normal(scale=0.5, size=(b, 2 + k))
+    beta = rng.normal(scale=0.5, size=(b, (4 if interaction else 3) + k))
+    weights = ReplicateWeights(n) if shared else ReplicateWeights(n, b, "multinomial", seed=3)
+    model = effects.EffectModel("logit", "logit", interaction, (0.0, 1.0))
+    assert logit_pair.LogitPair.build(alpha, beta, interaction, cov) is not None
+    fast = effects.potential_outcomes(model, alpha, beta, np.zeros(b), cov, weights)
+    monkeypatch.setattr(logit_pair.LogitPair, "build", classmethod(lambda *a, **k: None))
+    general = effects.potential_outcomes(model, alpha, beta, np.zeros(b), cov, weights)
+    assert fast.keys() == general.keys()
+    for key in fast:
+        assert np.max(np.abs(fast[key] - general[key])) < 1e-13, key
+
+
+def test_logit_pair_kernel_declines_coefficients_that_could_overflow():
+    from medbook.logit_pair import LogitPair
+
+    cov = np.ones((10, 1))
+    alpha, beta = np.zeros((2, 3)), np.zeros((2, 5))
+    assert LogitPair.build(alpha, beta, True, cov) is not None
+    beta[1, 4] = 800.0  # a covariate coefficient far out: exp(-eta) would overflow
+    assert LogitPair.build(alpha, beta, True, cov) is None

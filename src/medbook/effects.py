@@ -39,6 +39,7 @@ from .data import AnalysisData
 from .errors import DataError
 from .families import logistic
 from .fit import Family
+from .logit_pair import LogitPair
 from .scales import Scale, cde_mean_key, decompose
 from .weights import ReplicateWeights, tiles
 
@@ -260,10 +261,17 @@ def potential_outcomes(
     per_row = model.gh_nodes if needs_nodes else 1
     keys = [(1, 1), (0, 0), (1, 0), (0, 1)]
     cde = [("cde", t, m) for m in model.cde_at for t in (0, 1)]
+    pair = None
+    if (model.mediator_family, model.outcome_family) == ("logit", "logit") and set(
+        model.cde_at
+    ) <= {0.0, 1.0}:
+        pair = LogitPair.build(alpha, beta, model.interaction, covariates)
 
     def chunk(rows: slice, w: np.ndarray) -> dict[Any, np.ndarray]:
         sums = {"total": w.sum(axis=1, dtype=float), **{key: np.zeros(b) for key in (*keys, *cde)}}
         cov = covariates[rows]
+        if pair is not None:
+            return {**pair.sums(cov, w), "total": sums["total"]}
         for reps, part in tiles(b, w.shape[1], per_row):
             wp = np.asarray(w[reps if w.shape[0] > 1 else slice(None), part], dtype=float)
             lin = _Linear(model, alpha[reps], beta[reps], cov[part])
