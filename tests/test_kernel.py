@@ -241,3 +241,28 @@ def test_second_order_first_step_saves_passes_and_keeps_the_fixed_point(family, 
         passes[label], coefs[label] = count[0], fit.coef
     assert passes["chebyshev"] < passes["newton"]
     assert _rel(coefs["chebyshev"], coefs["newton"]) < 1e-9
+
+
+@pytest.mark.parametrize("scale", [0.3, 400.0])
+def test_logit_pass_equals_the_family_terms(scale):
+    """medbook.logit_pass (buffered, sign-folded) gives Logit.terms' weighted sums, also
+    where exp(-z) overflows (scale 400 puts linear predictors near +-1000)."""
+    from medbook.fitcore import outer_upper, upper
+    from medbook.logit_pass import logit_pass
+
+    rng = np.random.default_rng(5)
+    rows, b, p = 3000, 70, 4
+    x = np.column_stack([np.ones(rows), rng.normal(size=(rows, p - 1))])
+    y = rng.binomial(1, 0.4, rows).astype(float)
+    w = rng.poisson(1.0, size=(b, rows)).astype(np.uint8)
+    todo = np.arange(5, b, 2)
+    beta = rng.normal(scale=scale, size=(todo.size, p))
+    with np.errstate(over="ignore"):
+        ll, score, info = logit_pass(x, y, w, beta, todo, outer_upper(x))
+    for j, rep in enumerate(todo):
+        with np.errstate(over="ignore"):
+            t_ll, t_s, t_h = FAMILIES["logit"].terms((x @ beta[j])[None], y)
+        wt = w[rep].astype(float)
+        assert _rel(score[j], (wt * t_s[0]) @ x) < 1e-12
+        assert _rel(info[j], upper((x * (wt * t_h[0])[:, None]).T @ x)) < 1e-12
+        assert abs(ll[j] - wt @ t_ll[0]) <= 1e-12 * abs(wt @ t_ll[0])

@@ -47,6 +47,7 @@ from .fitcore import (
     symmetric,
     upper,
 )
+from .logit_pass import logit_pass
 from .weights import ReplicateWeights, tiles
 
 __all__ = [
@@ -152,6 +153,8 @@ def chunk_sums(
     k, subset = todo.size, todo.size != w.shape[0]
     if not subset and np.all(beta == beta[0]):
         return _shared_point_sums(family, xc, yc, w, beta[0], first, outer)
+    if family.name == "logit" and not first:
+        return (*logit_pass(xc, yc, w, beta, todo if subset else None, outer), 0.0)
     sums = [np.zeros(k), np.zeros((k, xc.shape[1])), np.zeros((k, outer.shape[1]))]
     gram = np.zeros((w.shape[0], outer.shape[1])) if first else 0.0
     for reps, part in tiles(k, xc.shape[0]):
