@@ -114,9 +114,16 @@ def _closest(name: str, options: Sequence[str]) -> str | None:
     return match[0] if match else None
 
 
+# pandas' inferred kinds of object columns that cannot hold a list or record
+_FLAT_KINDS = frozenset(
+    {"string", "bytes", "empty", "integer", "floating", "mixed-integer-float", "boolean",
+     "decimal", "categorical"}
+)
+
+
 def _check_scalar(series: pd.Series, column: str) -> None:
     """Refuse cells holding lists or records (nested Parquet types) in a used column."""
-    if series.dtype != object:
+    if series.dtype != object or pd.api.types.infer_dtype(series, skipna=True) in _FLAT_KINDS:
         return
     nested = series.map(lambda v: isinstance(v, (list, tuple, dict, set, np.ndarray)))
     mask = nested.to_numpy(dtype=bool)
