@@ -98,3 +98,15 @@ def test_chunks_cover_all_rows_in_order():
     rows = [r for r, _ in w.chunks(per_row_values=10_000)]
     covered = np.concatenate([np.arange(N_MULTI)[r] for r in rows])
     assert np.array_equal(covered, np.arange(N_MULTI))
+
+
+@pytest.mark.parametrize("size", [1, 2, 576, 4096, 8192])
+@pytest.mark.parametrize("count", [0, 1, 7, 8192 * 3 + 1])
+def test_row_draws_are_numpys_bounded_integers(size, count):
+    """The raw-bit shortcut for power-of-two blocks gives ``Generator.integers``' numbers."""
+    from medbook.weights import _row_draws
+
+    seed = np.random.SeedSequence(17).spawn(2)[1]
+    expected = np.random.default_rng(seed).integers(0, size, size=count, dtype=np.int32)
+    got = _row_draws(np.random.default_rng(seed), size, count)
+    assert got.dtype == np.int32 and np.array_equal(got, expected)
