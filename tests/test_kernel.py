@@ -266,3 +266,45 @@ def test_logit_pass_equals_the_family_terms(scale):
         assert _rel(score[j], (wt * t_s[0]) @ x) < 1e-12
         assert _rel(info[j], upper((x * (wt * t_h[0])[:, None]).T @ x)) < 1e-12
         assert abs(ll[j] - wt @ t_ll[0]) <= 1e-12 * abs(wt @ t_ll[0])
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_gram_certificate_agrees_with_the_exact_null_space(family):
+    """certified_full_rank never certifies a resample that null_space finds deficient, and
+    certifies the ordinary ones (so their Gram matrices need no pass of their own)."""
+    from medbook.fitcore import certified_full_rank, null_space, outer_upper, symmetric
+
+    design, y = _with_rare_level(size=3)
+    weights = ReplicateWeights(len(y), 300, "multinomial", seed=5).matrix()
+    beta = np.array([-0.2, 0.5, 0.3, 0.4])
+    _, _, h = FAMILIES[family].terms((design @ beta)[None], y)
+    q = design.shape[1]
+    info = symmetric((weights * h) @ outer_upper(design), q)
+    gram = symmetric(weights @ outer_upper(design), q)
+    diag = weights @ design**2
+    certified = certified_full_rank(info, diag, FAMILIES[family].max_curvature)
+    _, rank, _ = null_space(gram, np.array([False, True, False, False]))
+    deficient = rank < q
+    assert deficient.any() and not np.any(certified & deficient)
+    assert certified[~deficient].mean() > 0.95
+
+
+def test_fits_with_the_gram_certificate_equal_fits_with_every_gram(monkeypatch):
+    """Replicates shown identified skip their Gram matrices; the others (a missing level)
+    get them exactly: coefficients and statuses as when every Gram matrix is computed."""
+    import medbook.glm as glm
+
+    design, y = _with_rare_level(size=3)
+    y = np.where(design[:, 3] == 1, np.arange(len(y)) % 2, y)
+    weights = ReplicateWeights(len(y), 200, "multinomial", seed=2)
+    names = (*NAMES, "rare")
+    asked = []
+    original = glm._RowPasses.gram
+    monkeypatch.setattr(glm._RowPasses, "gram", lambda self, reps: asked.append(reps.size)
+                        or original(self, reps))
+    fit = fit_model("logit", design, y, weights, names, focal=(1,))
+    assert 0 < sum(asked) < 200  # only the replicates the certificate could not clear
+    monkeypatch.setattr(glm, "certified_full_rank", lambda info, diag, h: np.zeros(len(diag), bool))
+    every = fit_model("logit", design, y, weights, names, focal=(1,))
+    assert np.array_equal(fit.status, every.status)
+    assert np.allclose(fit.coef, every.coef, rtol=0, atol=1e-12, equal_nan=True)

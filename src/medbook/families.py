@@ -43,9 +43,12 @@ class GLMFamily(Protocol):
     ----------
     name : str
         Key in :data:`FAMILIES` (``"logit"``, ``"probit"``, ...).
+    max_curvature : float
+        Upper bound of the information factor over all linear predictors and responses.
     """
 
     name: str
+    max_curvature: float
 
     def terms(self, eta: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per-row ``(log-likelihood, d ll / d eta, -d2 ll / d eta2)`` at ``eta``.
@@ -66,6 +69,7 @@ class Logit:
     """Bernoulli response with the logistic link (canonical: observed = expected information)."""
 
     name: str = "logit"
+    max_curvature: float = 0.25  # p (1 - p)
 
     def terms(self, eta: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         q = 2.0 * y - 1.0
@@ -86,6 +90,7 @@ class Probit:
     """Bernoulli response with the probit link (observed information, as statsmodels)."""
 
     name: str = "probit"
+    max_curvature: float = 1.0  # lambda (lambda + z) lies in [0, 1]
 
     def terms(self, eta: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         q = 2.0 * y - 1.0

@@ -23,7 +23,7 @@ convergence).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,6 +36,7 @@ from .fitcore import (
     ModelFit,
     Status,
     back_transform,
+    certified_full_rank,
     check_rank,
     const_index,
     focal_mask,
@@ -106,8 +107,16 @@ class _RowPasses:
         """:func:`third_derivatives` of the unweighted log-likelihood at ``beta``."""
         return third_derivatives(self.family, self.xs, self.y, beta)
 
+    def gram(self, reps: np.ndarray) -> np.ndarray:
+        """``(len(reps), p(p+1)/2)`` weighted Gram matrices of the replicates ``reps``."""
+
+        def chunk(rows: slice, w: np.ndarray) -> np.ndarray:
+            return np.asarray(w[reps], dtype=float) @ self.outer(rows, self.xs[rows])
+
+        return sum(self.weights.map_chunks(chunk, per_row_values=self.p, compact=True))
+
     def __call__(self, beta: np.ndarray, todo: np.ndarray, first: bool):
-        """``(loglik (k,), score (k, p), info (k, p(p+1)/2), gram (B, p(p+1)/2) or 0)``."""
+        """``(loglik (k,), score (k, p), info (k, p(p+1)/2), gram)``: see :func:`chunk_sums`."""
         xs, y, family = self.xs, self.y, self.family
         many = self.weights.n_rep > 1
 
@@ -135,7 +144,9 @@ def chunk_sums(
     ``w`` is the chunk's ``(B, rows)`` weights, in any numeric dtype (resampling counts
     are converted a tile at a time); ``beta`` is ``(len(todo), p)``. Shapes of the sums:
     ``(k,)``, ``(k, p)``, ``(k, p(p+1)/2)`` and, on the ``first`` pass (every replicate
-    still iterating), the Gram matrices ``(B, p(p+1)/2)`` (else ``0.0``). With several
+    still iterating), the Gram matrix ``(1, p(p+1)/2)`` of a single weighting or, with
+    several, only the Gram matrices' diagonals ``(B, p)`` (else ``0.0``; see
+    :meth:`NewtonState.update`). With several
     replicates, the work runs over cache-sized :func:`~medbook.weights.tiles` in a fixed
     order, so the sums do not depend on threads; ``outer`` is the chunk's
     :func:`~medbook.fitcore.outer_upper`, if already known.
@@ -156,7 +167,7 @@ def chunk_sums(
     if family.name == "logit" and not first:
         return (*logit_pass(xc, yc, w, beta, todo if subset else None, outer), 0.0)
     sums = [np.zeros(k), np.zeros((k, xc.shape[1])), np.zeros((k, outer.shape[1]))]
-    gram = np.zeros((w.shape[0], outer.shape[1])) if first else 0.0
+    gram = np.zeros((w.shape[0], xc.shape[1])) if first else 0.0
     for reps, part in tiles(k, xc.shape[0]):
         wt = np.asarray(w[todo[reps] if subset else reps, part], dtype=float)
         x_t, outer_t = xc[part], outer[part]
@@ -167,7 +178,7 @@ def chunk_sums(
         sums[1][reps] += s @ x_t
         sums[2][reps] += h @ outer_t
         if first:
-            gram[reps] += wt @ outer_t
+            gram[reps] += wt @ (x_t * x_t)
     return (*sums, gram)
 
 
@@ -200,7 +211,8 @@ def _shared_point_sums(family, xc, yc, w, beta, first, outer) -> tuple:
     """
     ll, s, h = (v[0] for v in family.terms((xc @ beta)[None], yc))
     p, q = xc.shape[1], outer.shape[1]
-    features = np.hstack([ll[:, None], s[:, None] * xc, h[:, None] * outer, *[outer][: int(first)]])
+    diagonal = [xc * xc][: int(first)]  # the Gram matrices' diagonals (see NewtonState.update)
+    features = np.hstack([ll[:, None], s[:, None] * xc, h[:, None] * outer, *diagonal])
     total = np.zeros((w.shape[0], features.shape[1]))
     for reps, part in tiles(w.shape[0], xc.shape[0]):
         total[reps] += np.asarray(w[reps, part], dtype=float) @ features[part]
@@ -229,10 +241,14 @@ class NewtonState:
     running: np.ndarray  # stopped on a plateau while the coefficients still move
     failed: np.ndarray  # no finite step could be found
     capped: np.ndarray  # still iterating when the pass cap was reached
-    gram: np.ndarray | None = None
+    gram: np.ndarray | None = None  # (B, p, p); NaN where not needed yet (see gram_for)
     ridge: np.ndarray | None = None
     focal_null: np.ndarray | None = None
     third: np.ndarray | None = None  # (p, p, p) at a shared start: see :meth:`accept`
+    # The driver's exact Gram matrices (k, p(p+1)/2) of given replicates, and the family's
+    # bound on the information factor (see :meth:`update`).
+    gram_of: Callable[[np.ndarray], np.ndarray] | None = None
+    max_curvature: float = 1.0
 
     @classmethod
     def start(cls, beta: np.ndarray) -> NewtonState:
@@ -258,11 +274,12 @@ class NewtonState:
         """Accept or halve each replicate's last step from one pass's sums, then step on."""
         todo = self.todo()
         p = self.beta.shape[1]
-        if first:
+        if first and self.beta.shape[0] == 1:
             self.gram = symmetric(np.atleast_2d(gram), p)
-            if self.beta.shape[0] == 1:
-                check_rank(self.gram[0], names)
+            check_rank(self.gram[0], names)
             self.ridge, _, self.focal_null = null_space(self.gram, focal)
+        elif first:
+            self._identify(np.atleast_2d(gram), symmetric(np.atleast_2d(info), p), focal)
         tolerance = _SLACK * (np.abs(self.best[todo]) + 1.0)
         worse = ~(np.asarray(ll) >= self.best[todo] - tolerance)  # NaN counts as worse
         self.reject(todo[worse])
@@ -273,6 +290,30 @@ class NewtonState:
         if good.any():
             info = symmetric(np.atleast_2d(info)[good], p)
             self.accept(todo[good], np.asarray(ll)[good], np.atleast_2d(score)[good], info)
+
+    def _identify(self, diag: np.ndarray, info: np.ndarray, focal: np.ndarray) -> None:
+        """Unidentified directions of each replicate (several), from the first pass.
+
+        The pass returns only the Gram matrices' diagonals: :func:`certified_full_rank`
+        shows most replicates identified from their information matrix; the exact Gram
+        matrices of the others (a resample missing a level) come from :attr:`gram_of`.
+        """
+        b, p = self.beta.shape
+        self.gram = np.full((b, p, p), np.nan)
+        self.ridge, self.focal_null = np.zeros((b, p, p)), np.zeros(b, dtype=bool)
+        unsure = np.flatnonzero(~certified_full_rank(info, diag, self.max_curvature))
+        if unsure.size:
+            ridge, _, focal_null = null_space(self.gram_for(unsure), focal)
+            self.ridge[unsure], self.focal_null[unsure] = ridge, focal_null
+
+    def gram_for(self, rows: np.ndarray) -> np.ndarray:
+        """``(k, p, p)`` Gram matrices of ``rows``, asked of :attr:`gram_of` when not known."""
+        assert self.gram is not None
+        missing = rows[np.isnan(self.gram[rows, 0, 0])]
+        if missing.size:
+            assert self.gram_of is not None, "a driver with several replicates sets gram_of"
+            self.gram[missing] = symmetric(np.atleast_2d(self.gram_of(missing)), self.beta.shape[1])
+        return self.gram[rows]
 
     def finish(self) -> None:
         """Mark replicates still iterating at the pass cap (classified like a plateau)."""
@@ -344,6 +385,7 @@ def _iterate(
     step is :func:`_second_order`.
     """
     state = NewtonState.start(beta)
+    state.gram_of, state.max_curvature = passes.gram, passes.family.max_curvature
     if shared_start:
         state.third = passes.third_derivatives(beta[0])
     for iteration in range(max_iter):
@@ -379,8 +421,10 @@ def classify(state: NewtonState, focal: np.ndarray) -> tuple[np.ndarray, dict[in
     """
     status = np.full(state.beta.shape[0], Status.CONVERGED, dtype=np.int8)
     lost: dict[int, np.ndarray] = {}
-    for b in np.flatnonzero((state.running | state.capped) & ~state.failed & ~state.focal_null):
-        directions = _lost_directions(state.info[b], state.gram[b])
+    stopped = np.flatnonzero((state.running | state.capped) & ~state.failed & ~state.focal_null)
+    grams = state.gram_for(stopped) if stopped.size else None
+    for i, b in enumerate(stopped):
+        directions = _lost_directions(state.info[b], grams[i])
         if directions.shape[1]:
             lost[int(b)] = directions
             separated = np.any(focal_share(directions, focal) > FOCAL_SHARE)

@@ -9,6 +9,7 @@ statistics from the same replicate weights.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -193,6 +194,20 @@ def _third_block(block, first_row, layout, specs, scalings, betas):
     return tuple(out)
 
 
+def _gram_block(block, first_row, layout, spec, scaling_pair, reps, wspec):
+    """Exact weighted Gram matrices (upper triangles) of the replicates ``reps``, one model."""
+    xs, _ = _design(layout.z(block), spec, scaling_pair)
+    total = 0.0
+    for rows, w in wspec.chunks(first_row, xs.shape[0]):
+        total = total + w[reps] @ outer_upper(xs[rows])
+    return total
+
+
+def _grams(blocks, layout, spec, scaling_pair, wspec, reps: np.ndarray) -> np.ndarray:
+    """Exact Gram matrices of the replicates ``reps`` (:attr:`NewtonState.gram_of`)."""
+    return reduce_blocks(blocks, _gram_block, layout, spec, scaling_pair, reps, wspec)
+
+
 def _final_block(block, first_row, layout, specs, scalings, betas, wspec):
     """Per model, for the point fit (``B = 1``): the observed information at the final
     coefficients."""
@@ -260,6 +275,9 @@ def fit_glms(
     starts = starts or [None] * len(specs)
     states = [_Newton(s, scaling, wspec.n_rep, st) for s, st in zip(specs, starts, strict=True)]
     pairs = tuple((st.shift, st.scale) for st in states)
+    for state, spec, pair in zip(states, specs, pairs, strict=True):
+        state.state.max_curvature = get_family(spec.family).max_curvature
+        state.state.gram_of = functools.partial(_grams, blocks, layout, spec, pair, wspec)
     if wspec.n_rep > 1 and all(start is not None for start in starts):  # see glm._iterate
         betas = [st.state.beta for st in states]
         thirds = reduce_blocks(blocks, _third_block, layout, tuple(specs), pairs, betas)
