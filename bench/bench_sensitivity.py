@@ -5,7 +5,7 @@ size (binary mediator and outcome, treatment x mediator interaction, a
 categorical covariate), fits it with ``medbook.mediate`` (delta method: the rho
 analysis does not use bootstrap replicates; not timed), then times
 ``medbook.sensitivity.rho`` with its default grid: the probit refits, the curve
-and its bands over 37 values of rho, and the zero crossings by Brent's method.
+and its bands over 37 values of rho, and the zero crossings (``latent.zero``).
 ``rho`` runs with the default number of threads and, unless ``--no-compare``,
 again with one thread; the two must agree to 1e-12 and their ratio is the gain
 from the threads alone. Target at 1,000,000 rows: under 30 s on 2 cores (the

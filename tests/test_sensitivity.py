@@ -8,14 +8,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import special, stats
+from scipy import optimize, special, stats
 
 import medbook
 from medbook import sensitivity as sens
 from medbook.errors import ConfigError, FitError
+from medbook.sensitivity import latent
 from medbook.sensitivity.bivariate import BinaryBinary
 from medbook.sensitivity.bvn import bvn_cdf
-from medbook.sensitivity.latent import BinaryMediator
+from medbook.sensitivity.latent import XTOL, BinaryMediator, contrasts, stack, zero
 from medbook.sensitivity.problem import build_problem
 from medbook.simulate import (
     confounding_sweep,
@@ -266,7 +267,7 @@ def test_binary_binary_blocks_and_threads_match_one_block_and_repeat_bit_for_bit
         engine = BinaryBinary(prob, rows=rows, threads=threads)
         curve = engine.curve(grid, 1.96)
         known = {r: {k: curve[k][0][i] for k in KEYS} for i, r in enumerate(grid)}
-        roots = engine.crossings(known)  # Brent's method, and solves at +-0.99 (|r| >= 0.925)
+        roots = engine.crossings(known)  # root finding, and solves at +-0.99 (|r| >= 0.925)
         return np.concatenate([np.ravel(curve[k]) for k in KEYS]), roots
 
     one_block, one_roots = run(prob.n, 1)
@@ -277,6 +278,70 @@ def test_binary_binary_blocks_and_threads_match_one_block_and_repeat_bit_for_bit
         np.testing.assert_allclose(roots[key], one_roots[key], rtol=0, atol=1e-12)
     again, again_roots = run(64, 3)
     assert np.array_equal(again, blocked) and again_roots == roots
+
+
+def test_binary_binary_band_pass_matches_a_separate_solve_and_gradient_pass():
+    """The band's fused pass (gradients one Newton step short, carried) equals the plain route."""
+    df, _ = _latent_data("bb", 0.3, 3000, seed=8, interaction=0.3)
+    prob, _ = build_problem(_fit(df, "bb", interaction=True))
+    grid = np.array([-0.9, -0.5, -0.2, 0.0, 0.2, 0.5, 0.75, 0.9])
+    curve = BinaryBinary(prob).curve(grid, 1.96)
+    plain = BinaryBinary(prob)
+    for i, r in enumerate(sorted(grid, key=abs)):
+        c = plain.coef(r)  # Newton to NEWTON_TOL, no band pass
+        po, grad = plain._outcomes(prob.a, c, r, True)
+        score = plain._score(c, r, cross=True)
+        inv = np.linalg.inv(-score.hess)
+        _, cov = stack(prob.a, c, prob.va, inv, inv @ score.cross)
+        j = int(np.flatnonzero(grid == r)[0])
+        for key, est in contrasts(po).items():
+            g = contrasts(grad)[key]
+            se = np.sqrt(g @ cov @ g)
+            got_est, got_low = curve[key][0][j], curve[key][1][j]
+            assert got_est == pytest.approx(est, rel=1e-12, abs=1e-15), (r, key, i)
+            assert (got_est - got_low) / 1.96 == pytest.approx(se, rel=1e-8), (r, key)
+
+
+def test_zero_takes_few_evaluations_and_matches_a_tight_brent_root():
+    calls = []
+
+    def func(r):
+        calls.append(r)
+        return np.sin(3.0 * r) - 0.4 * r - 0.3
+
+    grid = np.round(np.arange(-0.9, 0.91, 0.05), 2)
+    known = {float(r): func(r) for r in grid}
+    calls.clear()
+    lo = max(r for r in known if known[r] < 0 and r < 0.3)
+    root = zero(func, known, lo, round(lo + 0.05, 2))
+    assert len(calls) <= 2
+    assert abs(root - optimize.brentq(func, lo, lo + 0.05, xtol=1e-14)) < XTOL
+
+
+@pytest.mark.parametrize("steps", [latent.ZERO_STEPS, 3])
+def test_zero_finds_a_kink_and_falls_back_to_brent_when_slow(monkeypatch, steps):
+    def func(r):  # a kink: polynomial estimates creep towards it from one side
+        return np.tanh(1e4 * (r - 0.123456789)) + 1e-3 * (r - 0.123456789)
+
+    monkeypatch.setattr(latent, "ZERO_STEPS", steps)  # 3: Brent's method finishes
+    known = {r: func(r) for r in (0.0, 0.05, 0.1, 0.15, 0.2)}
+    root = zero(func, known, 0.1, 0.15)
+    assert abs(root - 0.123456789) < XTOL
+
+
+def test_binary_binary_crossings_match_brent_to_xtol():
+    df, _ = _latent_data("bb", 0.0, 4000, seed=2, interaction=0.3)
+    prob, _ = build_problem(_fit(df, "bb", interaction=True))
+    grid = np.round(np.arange(-0.8, 0.81, 0.1), 2)
+    engine = BinaryBinary(prob)
+    curve = engine.curve(grid, 1.96)
+    roots = engine.crossings({r: {k: curve[k][0][i] for k in KEYS} for i, r in enumerate(grid)})
+    assert any(roots.values())
+    for key, found in roots.items():
+        for root in found:
+            lo, hi = root - 1e-3, root + 1e-3
+            tight = optimize.brentq(lambda r, k=key: engine.point(r)[k], lo, hi, xtol=1e-13)
+            assert abs(root - tight) < XTOL, key
 
 
 def test_bivariate_normal_cdf_matches_scipy():

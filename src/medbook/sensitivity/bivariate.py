@@ -5,7 +5,9 @@ each block returns its sums (log-likelihood, score and Hessian; potential-outcom
 means and their gradients) and the sums are added in block order, so the results
 do not depend on the number of threads. A new ``rho``'s Newton solve starts from
 the polynomial through the nearest solutions already found (the curve is solved
-outward from ``rho = 0``).
+outward from ``rho = 0``), and for the curve the band's pass over the rows (the
+effects, their gradients and ``d score / d a``) joins the Newton pass that ends the
+search (:meth:`BinaryBinary.solve`).
 """
 
 from __future__ import annotations
@@ -28,11 +30,17 @@ __all__ = ["NEWTON_MAX", "NEWTON_TOL", "BinaryBinary"]
 
 NEWTON_TOL = 1e-10
 NEWTON_MAX = 50
+#: The band's pass joins a Newton pass reached by a step below this (relative) ...
+BAND_FUSE = 5e-5
+#: ... and ends the search once that pass's own step is below this (see ``solve``).
+BAND_TOL = 1e-9
 #: A new rho's solve starts from the polynomial through this many nearest solutions.
 WARM_POINTS = 4
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 _GEMM_ROWS = 8192
 _CELLS = ((0, 0), (0, 1), (1, 0), (1, 1))  # (t, t') of E[Y(t, M(t'))]; (t, m) of eta
+#: Effects and their gradients in ``(a, c)``, by estimand.
+_Effects = tuple[dict[str, float], dict[str, np.ndarray]]
 
 
 def _inner(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -44,6 +52,17 @@ def _inner(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     for i in range(_GEMM_ROWS, x.shape[1], _GEMM_ROWS):
         out += x[:, i : i + _GEMM_ROWS] @ y[:, i : i + _GEMM_ROWS].T
     return out
+
+
+def _small(step: np.ndarray, c: np.ndarray, tol: float = NEWTON_TOL) -> bool:
+    """Newton's convergence test: the step is below ``tol`` relative to ``c``."""
+    return bool(np.max(np.abs(step)) < tol * (1.0 + np.max(np.abs(c))))
+
+
+def _carried(effects: _Effects, step: np.ndarray) -> _Effects:
+    """Effects moved by ``step`` in the outcome coefficients (first order), gradients kept."""
+    est, grad = effects
+    return {k: v + float(grad[k][-step.size :] @ step) for k, v in est.items()}, grad
 
 
 def _phi(x: np.ndarray) -> np.ndarray:
@@ -92,7 +111,7 @@ class BinaryBinary(Latent):
         self.zt = np.ascontiguousarray(prob.xy.T)
         self.xt = np.ascontiguousarray(prob.xm.T)
         self.cache: dict[float, np.ndarray] = {0.0: prob.c.copy()}
-        self.scores: dict[float, _Score] = {}
+        self.bands: dict[float, tuple[_Score, _Effects]] = {}
         self._mu_key: bytes | None = None
         self._mu: dict[str, np.ndarray] = {}
         # eta(t, m) = z(t, m) c: the columns of T, M and T x M hold t, m and t m.
@@ -129,9 +148,15 @@ class BinaryBinary(Latent):
         return self._mu
 
     def _score(self, c: np.ndarray, rho_value: float, cross: bool = False) -> _Score:
-        """Log-likelihood, score and Hessian in ``eta = z c`` (with ``cross``, ``d score / d a``).
+        """Log-likelihood, score and Hessian in ``c`` (with ``cross``, ``d score / d a``)."""
+        sums = fold(self._map(self._score_kernel(c, rho_value, cross)))
+        return _Score(*sums) if cross else _Score(*sums, None)
 
-        With ``P = Phi2(q_M mu, q_Y eta; q_M q_Y rho)`` and ``A = q_M (mu - rho eta) / s``:
+    def _score_kernel(self, c: np.ndarray, rho_value: float, cross: bool) -> Callable:
+        """A block's sums for :meth:`_score`.
+
+        In ``eta = z c``, with ``P = Phi2(q_M mu, q_Y eta; q_M q_Y rho)`` and
+        ``A = q_M (mu - rho eta) / s``:
         ``dlogP/deta = g = q_Y phi(eta) Phi(A) / P``,
         ``d g/deta = q_Y phi(eta) (-eta Phi(A) - phi(A) q_M rho / s) / P - g^2`` and, with
         ``cross``, ``d g/dmu = q_Y phi(eta) phi(A) q_M / (s P) - g dlogP/dmu``.
@@ -173,32 +198,70 @@ class BinaryBinary(Latent):
             )
             return (*sums, _inner(zt * g_mu, self.xt[:, rows])) if cross else sums
 
-        sums = fold(self._map(block))
-        return _Score(sums[0], sums[1], sums[2], sums[3] if cross else None)
+        return block
+
+    def _band_pass(self, c: np.ndarray, rho_value: float) -> tuple[_Score, _Effects]:
+        """:meth:`_score` with ``cross`` and the effects with their gradients, in one pass."""
+        score_block = self._score_kernel(c, rho_value, True)
+        effects_block = self._outcomes_kernel(self.p.a, c, rho_value, True)
+        sums = fold(self._map(lambda rows: (*score_block(rows), *effects_block(rows))))
+        po, grad = self._outcomes_finish(sums[4:])
+        return _Score(*sums[:4]), (contrasts(po), contrasts(grad))
 
     def solve(
-        self, rho_value: float, start: np.ndarray, cross: bool = False
-    ) -> tuple[np.ndarray, _Score]:
+        self, rho_value: float, start: np.ndarray, band: bool = False
+    ) -> tuple[np.ndarray, _Score, _Effects | None]:
         """Newton-Raphson (with step halving) for the outcome coefficients at fixed ``rho``.
 
-        Returns the coefficients and the score there (with ``cross``, including ``d score / d a``).
+        Returns the coefficients and the score there; once the next step is below
+        ``NEWTON_TOL``, the coefficients are taken with it and the score is the one
+        before it (the step saves a pass over the rows). A step shortened below
+        ``NEWTON_TOL`` by halving ends the search too.
+
+        With ``band``, a pass reached by a step below ``BAND_FUSE`` also holds ``d score / d a``
+        and the effects with their gradients (:meth:`_band_pass`): Newton's quadratic
+        convergence puts its own step near ``BAND_FUSE^2 / 10``, and once that is below
+        ``BAND_TOL`` the search ends there. The effects are carried along that step by
+        their gradients (the error is of its square, ~1e-19) and the band's gradients,
+        Hessian and ``d score / d a`` are those of a point within ``BAND_TOL`` (relative)
+        of the solution, which moves the standard errors by about that much. This saves
+        the pass that would confirm the last step.
         """
         c = start.copy()
-        score = self._score(c, rho_value)
+        score, effects = self._score(c, rho_value), None
         for _ in range(NEWTON_MAX):
             step = np.linalg.solve(score.hess, -score.grad)
+            if effects is not None and _small(step, c + step, BAND_TOL):
+                return c + step, score, _carried(effects, step)
+            if _small(step, c + step):
+                return self._finish(c + step, rho_value, score, band)
             scale = 1.0
             while True:
                 trial = c + scale * step
-                last = np.max(np.abs(scale * step)) < NEWTON_TOL * (1.0 + np.max(np.abs(trial)))
-                trial_score = self._score(trial, rho_value, cross and last)
+                if band and _small(scale * step, trial, BAND_FUSE):
+                    trial_score, trial_effects = self._band_pass(trial, rho_value)
+                else:
+                    trial_score, trial_effects = self._score(trial, rho_value), None
                 if trial_score.loglik >= score.loglik - 1e-9 or scale < 1e-4:
                     break
                 scale /= 2.0
-            c, score = trial, trial_score
-            if np.max(np.abs(scale * step)) < NEWTON_TOL * (1.0 + np.max(np.abs(c))):
-                return c, score
+            c, score, effects = trial, trial_score, trial_effects
+            if _small(scale * step, c):
+                return self._finish(c, rho_value, score, band, effects)
         raise FitError(f"bivariate probit outcome model did not converge at rho = {rho_value:.3f}")
+
+    def _finish(
+        self,
+        c: np.ndarray,
+        rho_value: float,
+        score: _Score,
+        band: bool,
+        effects: _Effects | None = None,
+    ) -> tuple[np.ndarray, _Score, _Effects | None]:
+        """The converged solution; with ``band``, the band's pass at it if not done yet."""
+        if band and effects is None:
+            return c, *self._band_pass(c, rho_value)
+        return c, score, effects
 
     def _starts(self, key: float) -> list[np.ndarray]:
         """Start values: the polynomial through the nearest solutions, then the nearest one."""
@@ -212,30 +275,31 @@ class BinaryBinary(Latent):
             start += weight * self.cache[r_i]
         return [start, nearest]
 
-    def coef(self, rho_value: float, cross: bool = False) -> np.ndarray:
-        """Outcome coefficients at ``rho`` (``cross``: keep the score at them for the band)."""
+    def coef(self, rho_value: float, band: bool = False) -> np.ndarray:
+        """Outcome coefficients at ``rho`` (``band``: keep the band's pass for the curve)."""
         key = round(rho_value, 12)
         if key not in self.cache:
             *starts, last = self._starts(key)
             for start in starts:  # an extrapolated start may be worse than the nearest solution
                 try:
-                    c, score = self.solve(rho_value, start, cross)
+                    c, score, effects = self.solve(rho_value, start, band)
                     break
                 except FitError:
                     continue
             else:
-                c, score = self.solve(rho_value, last, cross)
+                c, score, effects = self.solve(rho_value, last, band)
             self.cache[key] = c
-            if cross:
-                self.scores[key] = score
+            if band:
+                self.bands[key] = score, effects
         return self.cache[key]
 
     def parameters(self, rho_value: float) -> tuple[np.ndarray, np.ndarray]:
         p = self.p
-        c = self.coef(rho_value, cross=True)
-        score = self.scores.get(round(rho_value, 12))
-        if score is None:
-            score = self._score(c, rho_value, cross=True)
+        c = self.coef(rho_value, band=True)
+        key = round(rho_value, 12)
+        if key not in self.bands:
+            self.bands[key] = self._band_pass(c, rho_value)
+        score = self.bands[key][0]
         inv = np.linalg.inv(-score.hess)
         return stack(p.a, c, p.va, inv, inv @ score.cross)
 
@@ -251,7 +315,13 @@ class BinaryBinary(Latent):
         + Phi2(mu_t', eta_t1; rho)``; ``dPhi2(h, k; r)/dk = phi(k) Phi((h - r k)/s)``
         (:func:`~medbook.sensitivity.bvn.bvn_grad_block`).
         """
-        p = self.p
+        sums = fold(self._map(self._outcomes_kernel(a, c, rho_value, derivatives)))
+        return self._outcomes_finish(sums)
+
+    def _outcomes_kernel(
+        self, a: np.ndarray, c: np.ndarray, rho_value: float, derivatives: bool
+    ) -> Callable:
+        """A block's sums for :meth:`_outcomes`."""
         med = self._mediator_terms(a)
         masked = c.copy()
         masked[self.set_cols] = 0.0
@@ -294,9 +364,15 @@ class BinaryBinary(Latent):
                 d_m.sum(axis=1),
             )
 
-        sums = fold(self._map(block))
+        return block
+
+    def _outcomes_finish(
+        self, sums: tuple
+    ) -> tuple[dict[tuple[int, int], float], dict[tuple[int, int], np.ndarray]]:
+        """Means and (with five sums) gradients from :meth:`_outcomes_kernel`'s block sums."""
+        p = self.p
         po = {cell: float(sums[0][i]) / p.n for i, cell in enumerate(_CELLS)}
-        if not derivatives:
+        if len(sums) == 1:
             return po, {}
         _, u_y, s_y, u_m, s_m = sums
         grad = {}
@@ -314,8 +390,12 @@ class BinaryBinary(Latent):
     def gradients(
         self, theta: np.ndarray, rho_value: float
     ) -> tuple[dict[str, float], dict[str, np.ndarray]]:
-        """Effects and analytic gradients (one pass over the rows)."""
-        po, grad = self._outcomes(theta[: self.pa], theta[self.pa :], rho_value, True)
+        """Effects and analytic gradients (one pass over the rows, or the band's pass at hand)."""
+        key = round(rho_value, 12)
+        a, c = theta[: self.pa], theta[self.pa :]
+        if key in self.bands and np.array_equal(a, self.p.a) and np.array_equal(c, self.cache[key]):
+            return self.bands[key][1]
+        po, grad = self._outcomes(a, c, rho_value, True)
         return contrasts(po), contrasts(grad)
 
     def effects(self, theta: np.ndarray, rho_value: float) -> dict[str, np.ndarray]:

@@ -235,8 +235,10 @@ def rho(
     mediator- and outcome-model covariances (``medsens`` uses simulation
     quantiles); the curve itself is evaluated at the estimates, so it equals the
     main estimate at ``rho = 0``. Zero crossings are solved exactly (closed
-    form) or by Brent's method between sign changes on the grid extended to
-    +-0.99; the crossing nearest zero is reported.
+    form) or to within 1e-7 between sign changes on the grid extended to +-0.99
+    (polynomial interpolation through the neighbouring curve values, safeguarded
+    by the bracket; :func:`~medbook.sensitivity.latent.zero`); the crossing
+    nearest zero is reported.
 
     Parameters
     ----------
