@@ -41,7 +41,7 @@ from .families import logistic
 from .fit import Family
 from .logit_pair import LogitPair
 from .scales import Scale, cde_mean_key, decompose
-from .weights import ReplicateWeights, tiles
+from .weights import ReplicateWeights, row_dot, tiles
 
 __all__ = [
     "GH_NODES",
@@ -168,7 +168,7 @@ class _Linear:
             return _inverse_link(family, base + shift)
         out = e * np.exp(-shift)
         out += 1.0
-        return np.reciprocal(out, out=out)
+        return np.divide(1.0, out, out=out)
 
     def mediator_eta(self, t_m: int) -> np.ndarray:
         return self.med_base + self.alpha[:, 1:2] * t_m
@@ -195,7 +195,7 @@ def _binary_mediator_sums(lin: _Linear, w: np.ndarray) -> dict[Any, np.ndarray]:
         gap = lin.outcome_mean(t, 1.0) - y0
         base = sums[("cde", t, 0.0)] = _weighted_sum(w, y0)  # also the CDE's mean at m = 0
         for t_m in (0, 1):
-            sums[(t, t_m)] = base + np.einsum("bn,bn->b", weighted[t_m], gap)
+            sums[(t, t_m)] = base + row_dot(weighted[t_m], gap)
     return sums
 
 
@@ -298,7 +298,7 @@ def potential_outcomes(
 
 def _weighted_sum(w: np.ndarray, values: np.ndarray) -> np.ndarray:
     """``(B,)`` row sums of ``w * values``; ``w`` is ``(B, rows)`` or one shared ``(1, rows)``."""
-    return values @ w[0] if w.shape[0] == 1 else np.einsum("bn,bn->b", w, values)
+    return values @ w[0] if w.shape[0] == 1 else row_dot(w, values)
 
 
 def _weighted_means(covariates: np.ndarray, weights: ReplicateWeights) -> np.ndarray:

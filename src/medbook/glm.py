@@ -49,7 +49,7 @@ from .fitcore import (
     upper,
 )
 from .logit_pass import logit_pass
-from .weights import ReplicateWeights, tiles
+from .weights import ReplicateWeights, row_dot, tiles
 
 __all__ = [
     "MAX_ITER",
@@ -172,7 +172,7 @@ def chunk_sums(
         wt = np.asarray(w[todo[reps] if subset else reps, part], dtype=float)
         x_t, outer_t = xc[part], outer[part]
         ll, s, h = family.terms(beta[reps] @ x_t.T, yc[part])
-        sums[0][reps] += np.einsum("bn,bn->b", wt, ll)
+        sums[0][reps] += row_dot(wt, ll)
         s *= wt
         h *= wt
         sums[1][reps] += s @ x_t

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .weights import tiles
+from .weights import row_dot, tiles
 
 __all__ = ["LogitPair"]
 
@@ -74,31 +74,32 @@ class LogitPair:
             ("cde", t, m) for t in (0, 1) for m in (0.0, 1.0)
         ]
         total = {key: np.zeros(b) for key in keys}
-        cov1 = np.column_stack([np.ones(covariates.shape[0]), covariates])
+        # rows of -[1, covariates]: contiguous for the products, and exp(-eta) needs no negation
+        minus_cov1 = -np.vstack([np.ones(covariates.shape[0]), covariates.T])
         buffers: list[np.ndarray] = []
         for reps, part in tiles(b, w.shape[1]):
             shape = (min(reps.stop, b) - reps.start, min(part.stop, w.shape[1]) - part.start)
             if not buffers:  # the first tile is the largest
                 buffers = [np.empty(shape[0] * shape[1]) for _ in range(_BUFFERS)]
             w_in = w[reps if w.shape[0] > 1 else slice(None), part]
-            found = self._tile(reps, cov1[part], w_in, shape, buffers)
+            found = self._tile(reps, minus_cov1[:, part], w_in, shape, buffers)
             for key in keys:
                 total[key][reps] += found[key]
         return total
 
-    def _tile(self, reps: slice, cov1: np.ndarray, w_in: np.ndarray, shape, buffers) -> dict:
+    def _tile(self, reps: slice, minus_cov1: np.ndarray, w_in, shape, buffers) -> dict:
         size = shape[0] * shape[1]
         w, pm0, pm1, y00, y01, y10, y11 = (b[:size].reshape(shape) for b in buffers)
         np.copyto(w, w_in, casting="unsafe")
         factors = self.factors[reps]
-        _exp_minus(self.med[reps], cov1, pm0)
+        _exp_minus(self.med[reps], minus_cov1, pm0)
         _curve(pm0, factors[:, 0:1], pm1)
         _curve(pm0, None, pm0)
-        _exp_minus(self.out[reps], cov1, y00)
+        _exp_minus(self.out[reps], minus_cov1, y00)
         for col, target in enumerate((y01, y10, y11), start=1):
             _curve(y00, factors[:, col : col + 1], target)
         _curve(y00, None, y00)
-        base = {0: _rowdot(w, y00), 1: _rowdot(w, y10)}
+        base = {0: row_dot(w, y00), 1: row_dot(w, y10)}
         y01 -= y00  # the mediator's effect on the outcome mean, per arm
         y11 -= y10
         y01 *= w
@@ -107,15 +108,14 @@ class LogitPair:
         for t, gap in ((0, y01), (1, y11)):
             found[("cde", t, 0.0)] = base[t]
             found[("cde", t, 1.0)] = base[t] + gap.sum(axis=1)
-            found[(t, 0)] = base[t] + _rowdot(gap, pm0)
-            found[(t, 1)] = base[t] + _rowdot(gap, pm1)
+            found[(t, 0)] = base[t] + row_dot(gap, pm0)
+            found[(t, 1)] = base[t] + row_dot(gap, pm1)
         return found
 
 
-def _exp_minus(coef: np.ndarray, cov1: np.ndarray, out: np.ndarray) -> None:
-    """``out = exp(-coef @ cov1.T)``."""
-    np.matmul(coef, cov1.T, out=out)
-    np.negative(out, out=out)
+def _exp_minus(coef: np.ndarray, minus_cov1: np.ndarray, out: np.ndarray) -> None:
+    """``out = exp(-eta)`` from the rows ``-[1, covariates]`` (a sign flip is exact)."""
+    np.matmul(coef, minus_cov1, out=out)
     np.exp(out, out=out)
 
 
@@ -127,8 +127,4 @@ def _curve(exp_eta: np.ndarray, factor: np.ndarray | None, out: np.ndarray) -> N
     else:
         np.multiply(exp_eta, factor, out=out)
         out += 1.0
-    np.reciprocal(out, out=out)
-
-
-def _rowdot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return np.einsum("bn,bn->b", a, b)
+    np.divide(1.0, out, out=out)  # the same numbers as np.reciprocal, in half the time

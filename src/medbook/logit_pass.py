@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .weights import tiles
+from .weights import row_dot, tiles
 
 __all__ = ["logit_pass"]
 
@@ -49,6 +49,7 @@ def logit_pass(
         ``(rows, p(p+1)/2)`` :func:`medbook.fitcore.outer_upper` of ``xc``.
     """
     xq = xc * (2.0 * yc - 1.0)[:, None]
+    minus_xq_rows = np.ascontiguousarray(-xq.T)  # beta @ minus_xq_rows is -z, exactly
     k = beta.shape[0]
     sums = (np.zeros(k), np.zeros((k, xc.shape[1])), np.zeros((k, outer.shape[1])))
     buffers: list[np.ndarray] = []
@@ -57,12 +58,11 @@ def logit_pass(
         if not buffers:  # the first tile is the largest
             buffers = [np.empty(shape[0] * shape[1]) for _ in range(3)]
         e, p, wt = (b[: shape[0] * shape[1]].reshape(shape) for b in buffers)
-        np.matmul(beta[reps], xq[part].T, out=e)
-        np.negative(e, out=e)
+        np.matmul(beta[reps], minus_xq_rows[:, part], out=e)
         with np.errstate(over="ignore"):  # exp(-z) = inf gives P = 0 exactly
             np.exp(e, out=e)
         np.add(e, 1.0, out=p)
-        np.reciprocal(p, out=p)
+        np.divide(1.0, p, out=p)
         np.subtract(1.0, p, out=e)
         np.copyto(wt, w[reps if rows_of is None else rows_of[reps], part], casting="unsafe")
         np.multiply(e, wt, out=e)
@@ -71,5 +71,5 @@ def logit_pass(
         sums[2][reps] += e @ outer[part]
         p += _FLOOR
         np.log(p, out=p)
-        sums[0][reps] += np.einsum("bn,bn->b", wt, p)
+        sums[0][reps] += row_dot(wt, p)
     return sums

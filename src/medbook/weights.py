@@ -22,17 +22,18 @@ from threadpoolctl import ThreadpoolController
 
 from .rowstream import poisson_weights, stream_key
 
-__all__ = ["BLOCK_ROWS", "ReplicateWeights", "WeightKind", "tiles"]
+__all__ = ["BLOCK_ROWS", "ReplicateWeights", "WeightKind", "row_dot", "tiles"]
 
 WeightKind = Literal["unit", "multinomial", "poisson", "jackknife"]
 BLOCK_ROWS = 8192
 _CHUNK_BYTES = 32 * 2**20
 _CACHE_BYTES = 2**30  # replicate counts kept in memory (one byte each) up to this many
 _THREADS = max(1, min(4, os.cpu_count() or 1))
-# Tiles of replicates x rows: at most this many rows, and about this many values, so
-# the few arrays a kernel keeps per tile stay in a core's cache.
+# Tiles of replicates x rows: at most this many rows, and about this many values. The
+# kernels keep a few arrays per tile in (L2/L3) cache; bigger tiles spread the Python cost
+# of each NumPy call over more values (2**17 measured fastest on 2 cores, 2**16 -10-17%).
 _TILE_ROWS = 2048
-_TILE_VALUES = 2**16
+_TILE_VALUES = 2**17
 T = TypeVar("T")
 
 
@@ -201,19 +202,31 @@ def _row_draws(rng: np.random.Generator, size: int, count: int) -> np.ndarray:
 def tiles(n_rep: int, n_rows: int, per_row_values: int = 1) -> Iterator[tuple[slice, slice]]:
     """``(replicates, rows)`` slices that cover a ``(n_rep, n_rows)`` chunk, rows outermost.
 
-    Each tile holds about ``2**16`` values (times ``per_row_values`` per replicate and
+    Each tile holds about ``2**17`` values (times ``per_row_values`` per replicate and
     row), so a kernel's temporaries stay in cache; the order is fixed.
 
     Examples
     --------
-    >>> [(r.start, c.start) for r, c in tiles(n_rep=40, n_rows=3000)]
-    [(0, 0), (32, 0), (0, 2048), (32, 2048)]
+    >>> [(r.start, c.start) for r, c in tiles(n_rep=100, n_rows=3000)]
+    [(0, 0), (64, 0), (0, 2048), (64, 2048)]
     """
     cols = min(n_rows, _TILE_ROWS)
     reps = max(1, _TILE_VALUES // (cols * max(per_row_values, 1)))
     for start in range(0, n_rows, cols):
         for first in range(0, n_rep, reps):
             yield slice(first, first + reps), slice(start, start + cols)
+
+
+def row_dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``(B,)`` dot products of the rows of two ``(B, n)`` arrays (a batched matrix product:
+    twice as fast as ``einsum("bn,bn->b")`` on tiles).
+
+    Examples
+    --------
+    >>> row_dot(np.array([[1.0, 2.0], [3.0, 4.0]]), np.array([[1.0, 1.0], [0.5, 0.0]]))
+    array([3. , 1.5])
+    """
+    return (a[:, None, :] @ b[:, :, None])[:, 0, 0]
 
 
 @functools.cache
