@@ -23,6 +23,9 @@ __all__ = ["LogitPair"]
 # |linear predictor| + |shift| below this keeps exp(-eta) exp(-shift) finite.
 _EXP_SAFE = 700.0
 _BUFFERS = 7
+_KEYS = tuple(
+    key for t in (0, 1) for key in ((t, 0), (t, 1), ("cde", t, 0.0), ("cde", t, 1.0))
+)
 
 
 @dataclass(frozen=True)
@@ -70,10 +73,7 @@ class LogitPair:
         ``("cde", t, m)`` for ``E[Y(t, m)]``, ``m`` in 0 and 1; ``w`` is ``(B, rows)``, or
         ``(1, rows)`` shared by all ``B`` coefficient vectors."""
         b = self.med.shape[0]
-        keys = [(t, tm) for t in (0, 1) for tm in (0, 1)] + [
-            ("cde", t, m) for t in (0, 1) for m in (0.0, 1.0)
-        ]
-        total = {key: np.zeros(b) for key in keys}
+        total = np.zeros((len(_KEYS), b))
         # rows of -[1, covariates]: contiguous for the products, and exp(-eta) needs no negation
         minus_cov1 = -np.vstack([np.ones(covariates.shape[0]), covariates.T])
         buffers: list[np.ndarray] = []
@@ -82,12 +82,11 @@ class LogitPair:
             if not buffers:  # the first tile is the largest
                 buffers = [np.empty(shape[0] * shape[1]) for _ in range(_BUFFERS)]
             w_in = w[reps if w.shape[0] > 1 else slice(None), part]
-            found = self._tile(reps, minus_cov1[:, part], w_in, shape, buffers)
-            for key in keys:
-                total[key][reps] += found[key]
-        return total
+            self._tile(reps, minus_cov1[:, part], w_in, shape, buffers, total[:, reps])
+        return dict(zip(_KEYS, total, strict=True))
 
-    def _tile(self, reps: slice, minus_cov1: np.ndarray, w_in, shape, buffers) -> dict:
+    def _tile(self, reps: slice, minus_cov1, w_in, shape, buffers, acc: np.ndarray) -> None:
+        """Add one tile's sums to ``acc`` (``(8, replicates)``, rows in :data:`_KEYS` order)."""
         size = shape[0] * shape[1]
         w, pm0, pm1, y00, y01, y10, y11 = (b[:size].reshape(shape) for b in buffers)
         np.copyto(w, w_in, casting="unsafe")
@@ -99,18 +98,15 @@ class LogitPair:
         for col, target in enumerate((y01, y10, y11), start=1):
             _curve(y00, factors[:, col : col + 1], target)
         _curve(y00, None, y00)
-        base = {0: row_dot(w, y00), 1: row_dot(w, y10)}
-        y01 -= y00  # the mediator's effect on the outcome mean, per arm
-        y11 -= y10
-        y01 *= w
-        y11 *= w
-        found: dict[Any, np.ndarray] = {}
-        for t, gap in ((0, y01), (1, y11)):
-            found[("cde", t, 0.0)] = base[t]
-            found[("cde", t, 1.0)] = base[t] + gap.sum(axis=1)
-            found[(t, 0)] = base[t] + row_dot(gap, pm0)
-            found[(t, 1)] = base[t] + row_dot(gap, pm1)
-        return found
+        for t, (y0, gap) in enumerate(((y00, y01), (y10, y11))):
+            base = row_dot(w, y0)
+            gap -= y0  # the mediator's effect on the outcome mean in arm t
+            gap *= w
+            rows = acc[4 * t : 4 * t + 4]
+            rows[0] += base + row_dot(gap, pm0)  # (t, 0)
+            rows[1] += base + row_dot(gap, pm1)  # (t, 1)
+            rows[2] += base  # ("cde", t, 0.0)
+            rows[3] += base + gap.sum(axis=1)  # ("cde", t, 1.0)
 
 
 def _exp_minus(coef: np.ndarray, minus_cov1: np.ndarray, out: np.ndarray) -> None:
