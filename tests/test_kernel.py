@@ -308,3 +308,30 @@ def test_fits_with_the_gram_certificate_equal_fits_with_every_gram(monkeypatch):
     every = fit_model("logit", design, y, weights, names, focal=(1,))
     assert np.array_equal(fit.status, every.status)
     assert np.allclose(fit.coef, every.coef, rtol=0, atol=1e-12, equal_nan=True)
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_second_order_step_leaves_unidentified_coefficients_where_newton_does(
+    family, monkeypatch
+):
+    """A warm-started resample missing a level keeps its unidentified dummy coefficient at
+    the value plain Newton leaves it (the ridge fixes that part of every step at zero);
+    the shared start's third derivatives must not move it."""
+    import medbook.glm as glm
+
+    design, y = _with_rare_level(n=60, size=3)
+    y = np.where(design[:, 3] == 1, np.arange(len(y)) % 2, y)
+    names = (*NAMES, "rare")
+    point = glm.fit_glm(design, y, ReplicateWeights(len(y)), names, family, focal=(1,)).coef[0]
+    coefs, statuses = {}, {}
+    for label, share in (("newton", -1.0), ("chebyshev", glm._TRUSTED_SHARE)):
+        monkeypatch.setattr(glm, "_TRUSTED_SHARE", share)
+        weights = ReplicateWeights(len(y), 1000, "multinomial", seed=1)
+        fit = glm.fit_glm(design, y, weights, names, family, start=point, focal=(1,))
+        coefs[label], statuses[label] = fit.coef, fit.status
+    missing = weights.matrix()[:, design[:, 3] == 1].sum(axis=1) == 0
+    converged = statuses["newton"] == Status.CONVERGED
+    assert np.array_equal(statuses["newton"], statuses["chebyshev"])
+    assert (missing & converged).sum() > 10
+    gap = np.abs(coefs["chebyshev"] - coefs["newton"])[converged]
+    assert gap.max() < 1e-9

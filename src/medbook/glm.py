@@ -339,7 +339,11 @@ class NewtonState:
         system = info + self.ridge[rows]
         step, solved = solve(system, score)
         if self.third is not None:
-            step = _second_order(step, system, self.third)
+            # A replicate with unidentified directions (a missing level) keeps its Newton
+            # step: the shared start's tensor holds rows it lacks, and the correction would
+            # move the coefficients that the ridge holds at their starting values.
+            identified = ~self.ridge[rows].any(axis=(1, 2))
+            step = np.where(identified[:, None], _second_order(step, system, self.third), step)
             self.third = None
         self.failed[rows[~solved]] = True
         self.active[rows[~solved]] = False
