@@ -93,6 +93,30 @@ def test_engine_replicates_match_separate_evaluations():
         assert batch[b] == pytest.approx(one, abs=1e-12)
 
 
+@pytest.mark.parametrize("replicate_weights", [False, True])
+def test_engine_does_not_depend_on_tiles(replicate_weights, monkeypatch):
+    """Tiny replicate x row tiles (some replicates and rows per tile) give the same sums,
+    with replicate weights or with one weighting shared by all coefficient draws."""
+    import medbook.weights as weights_module
+
+    rng = np.random.default_rng(5)
+    nodes = [Node("logit"), Node("linear", (0,)), Node("logit", (0, 1), (1,))]
+    coefs = [rng.normal(size=(6, 3)), rng.normal(size=(6, 4)), rng.normal(size=(6, 6))]
+    sigmas = [np.ones(6), np.abs(rng.normal(size=6)) + 0.5, np.ones(6)]
+    plans = {"q": (Step(0, 1), Step(1, 0, (0,)), Step(2, 1, (0, 1))),
+             "r": (Step(0, 0), Step(1, 1, (0,)), Step(2, 0, (0, 1)))}
+    cov = rng.normal(size=(70, 1))
+    weights = ReplicateWeights(70, 6, "multinomial", seed=2) if replicate_weights else (
+        ReplicateWeights(70)
+    )
+    whole = evaluate_plans(nodes, coefs, sigmas, plans, cov, weights)
+    monkeypatch.setattr(weights_module, "_TILE_ROWS", 9)
+    monkeypatch.setattr(weights_module, "_TILE_VALUES", 40)
+    tiled = evaluate_plans(nodes, coefs, sigmas, plans, cov, weights)
+    for name in plans:
+        assert tiled[name] == pytest.approx(whole[name], abs=1e-13)
+
+
 # --- several mediators -------------------------------------------------------------------
 
 def test_chain_estimates_match_nested_simulation_truth(chain_df):

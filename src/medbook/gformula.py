@@ -33,11 +33,10 @@ from scipy import special
 
 from .families import logistic
 from .fit import Family
-from .weights import ReplicateWeights
+from .weights import ReplicateWeights, tiles
 
 __all__ = ["Node", "Step", "evaluate_plans", "node_design", "quadrature_error", "uses_quadrature"]
 
-_SUBCHUNK_VALUES = 2**22
 _Prefix = tuple[list[np.ndarray], np.ndarray, int]
 
 
@@ -264,16 +263,23 @@ def evaluate_plans(
     b = max(c.shape[0] for c in coefs)
     flags = {name: _collapsible(nodes, plan) for name, plan in plans.items()}
     size = max(_branches(nodes, plan, flags[name], gh_nodes) for name, plan in plans.items())
-    sub = max(1, _SUBCHUNK_VALUES // (b * size))
+    width = max(b, weights.n_rep)  # replicates of the result
+
+    def rows_of(array: np.ndarray, reps: slice) -> np.ndarray:
+        return array[reps] if array.shape[0] > 1 else array
 
     def chunk(rows: slice, w: np.ndarray) -> dict[str, np.ndarray]:
-        sums: dict[str, np.ndarray] = {"": w.sum(axis=1)}
-        for start in range(0, w.shape[1], sub):
-            part = slice(start, start + sub)
-            evaluator = _Chunk(nodes, coefs, sigmas, covariates[rows][part], gh_nodes)
+        sums = {"": w.sum(axis=1), **{name: np.zeros(width) for name in plans}}
+        cov = covariates[rows]
+        for reps, part in tiles(width, w.shape[1], size):  # cache-sized, in a fixed order
+            evaluator = _Chunk(
+                nodes, [rows_of(c, reps) for c in coefs],
+                [rows_of(np.atleast_1d(s), reps) for s in sigmas], cov[part], gh_nodes,
+            )
+            wt = rows_of(w, reps)[:, part]
             for name, plan in plans.items():
-                value = np.sum(w[:, part] * evaluator.mean(plan, flags[name]), axis=1)
-                sums[name] = sums.get(name, 0.0) + value
+                mean = evaluator.mean(plan, flags[name])
+                sums[name][reps] += np.sum(wt * mean, axis=1)
         return sums
 
     parts = weights.map_chunks(chunk)
