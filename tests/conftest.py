@@ -30,3 +30,25 @@ def linear_df() -> pd.DataFrame:
 def binary_df() -> pd.DataFrame:
     """The notebook's binary funnel simulation (seed 321, n = 10000). Do not mutate."""
     return simulate.simulate_binary()
+
+
+@pytest.fixture
+def close_on_second_pass(monkeypatch):
+    """``arm(cluster)``: the second pass over the Dask blocks first closes ``cluster``
+    (a cluster that dies mid-run)."""
+
+    def arm(cluster) -> None:
+        from medbook.backends import dask_fit
+
+        calls = []
+        real = dask_fit.reduce_blocks
+
+        def dying(*args, **kwargs):
+            calls.append(1)
+            if len(calls) == 2:
+                cluster.close()
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(dask_fit, "reduce_blocks", dying)
+
+    return arm

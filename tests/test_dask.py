@@ -14,7 +14,7 @@ import pytest
 from scipy import special
 
 import medbook
-from medbook.backends import dask_fit, dask_frame
+from medbook.backends import dask_frame
 from medbook.backends.dask_passes import ClusterError
 from medbook.errors import ConfigError, DataError, MedbookError
 
@@ -165,21 +165,11 @@ def test_dask_validation_matches_in_memory_errors(client, study):
         medbook.mediate(dd.from_pandas(study.iloc[:100], npartitions=2), *ARGS, method="delta")
 
 
-def test_a_cluster_that_dies_mid_run_is_a_one_line_error(study, monkeypatch):
-    calls = []
-    real = dask_fit.reduce_blocks
-
+def test_a_cluster_that_dies_mid_run_is_a_one_line_error(study, close_on_second_pass):
     with distributed.LocalCluster(
         n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0"
     ) as cluster, distributed.Client(cluster):
-
-        def dying(*args, **kwargs):
-            calls.append(1)
-            if len(calls) == 2:
-                cluster.close()
-            return real(*args, **kwargs)
-
-        monkeypatch.setattr(dask_fit, "reduce_blocks", dying)
+        close_on_second_pass(cluster)
         with pytest.raises(ClusterError, match=r"^the Dask cluster failed") as info:
             medbook.mediate(dd.from_pandas(study.iloc[:3000], npartitions=2), *ARGS, ["x"],
                             n_boot=10)

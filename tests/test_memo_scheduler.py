@@ -17,7 +17,6 @@ import pytest
 
 import medbook
 from medbook import memo_cluster
-from medbook.backends import dask_fit
 from medbook.cli import main
 from medbook.rowstream import row_uniforms
 from medbook.sources import read_source
@@ -238,21 +237,12 @@ def test_what_the_cluster_cannot_do_and_unknown_columns_are_refused_before_conne
 
 
 def test_a_cluster_that_dies_mid_run_is_one_line_and_writes_nothing(
-    data, tmp_path, monkeypatch, capsys
+    data, tmp_path, close_on_second_pass, capsys
 ):
-    calls = []
-    real = dask_fit.reduce_blocks
     with distributed.LocalCluster(
         n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0"
     ) as cluster:
-
-        def dying(*args, **kwargs):
-            calls.append(1)
-            if len(calls) == 2:
-                cluster.close()
-            return real(*args, **kwargs)
-
-        monkeypatch.setattr(dask_fit, "reduce_blocks", dying)
+        close_on_second_pass(cluster)
         code = _memo(
             _study(tmp_path, data), tmp_path / "out", "--scheduler", cluster.scheduler_address
         )

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .weights import row_dot, tiles
+from .weights import row_dot, tile_buffers
 
 __all__ = ["LogitPair"]
 
@@ -76,19 +76,14 @@ class LogitPair:
         total = np.zeros((len(_KEYS), b))
         # rows of -[1, covariates]: contiguous for the products, and exp(-eta) needs no negation
         minus_cov1 = -np.vstack([np.ones(covariates.shape[0]), covariates.T])
-        buffers: list[np.ndarray] = []
-        for reps, part in tiles(b, w.shape[1]):
-            shape = (min(reps.stop, b) - reps.start, min(part.stop, w.shape[1]) - part.start)
-            if not buffers:  # the first tile is the largest
-                buffers = [np.empty(shape[0] * shape[1]) for _ in range(_BUFFERS)]
+        for reps, part, buffers in tile_buffers(_BUFFERS, b, w.shape[1]):
             w_in = w[reps if w.shape[0] > 1 else slice(None), part]
-            self._tile(reps, minus_cov1[:, part], w_in, shape, buffers, total[:, reps])
+            self._tile(reps, minus_cov1[:, part], w_in, buffers, total[:, reps])
         return dict(zip(_KEYS, total, strict=True))
 
-    def _tile(self, reps: slice, minus_cov1, w_in, shape, buffers, acc: np.ndarray) -> None:
+    def _tile(self, reps: slice, minus_cov1, w_in, buffers, acc: np.ndarray) -> None:
         """Add one tile's sums to ``acc`` (``(8, replicates)``, rows in :data:`_KEYS` order)."""
-        size = shape[0] * shape[1]
-        w, pm0, pm1, y00, y01, y10, y11 = (b[:size].reshape(shape) for b in buffers)
+        w, pm0, pm1, y00, y01, y10, y11 = buffers
         np.copyto(w, w_in, casting="unsafe")
         factors = self.factors[reps]
         _exp_minus(self.med[reps], minus_cov1, pm0)

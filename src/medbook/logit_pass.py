@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .weights import row_dot, tiles
+from .weights import row_dot, tile_buffers
 
 __all__ = ["logit_pass"]
 
@@ -52,12 +52,7 @@ def logit_pass(
     minus_xq_rows = np.ascontiguousarray(-xq.T)  # beta @ minus_xq_rows is -z, exactly
     k = beta.shape[0]
     sums = (np.zeros(k), np.zeros((k, xc.shape[1])), np.zeros((k, outer.shape[1])))
-    buffers: list[np.ndarray] = []
-    for reps, part in tiles(k, xc.shape[0]):
-        shape = (min(reps.stop, k) - reps.start, min(part.stop, xc.shape[0]) - part.start)
-        if not buffers:  # the first tile is the largest
-            buffers = [np.empty(shape[0] * shape[1]) for _ in range(3)]
-        e, p, wt = (b[: shape[0] * shape[1]].reshape(shape) for b in buffers)
+    for reps, part, (e, p, wt) in tile_buffers(3, k, xc.shape[0]):
         np.matmul(beta[reps], minus_xq_rows[:, part], out=e)
         with np.errstate(over="ignore"):  # exp(-z) = inf gives P = 0 exactly
             np.exp(e, out=e)

@@ -22,7 +22,7 @@ from threadpoolctl import ThreadpoolController
 
 from .rowstream import poisson_weights, stream_key
 
-__all__ = ["BLOCK_ROWS", "ReplicateWeights", "WeightKind", "row_dot", "tiles"]
+__all__ = ["BLOCK_ROWS", "ReplicateWeights", "WeightKind", "row_dot", "tile_buffers", "tiles"]
 
 WeightKind = Literal["unit", "multinomial", "poisson", "jackknife"]
 BLOCK_ROWS = 8192
@@ -215,6 +215,27 @@ def tiles(n_rep: int, n_rows: int, per_row_values: int = 1) -> Iterator[tuple[sl
     for start in range(0, n_rows, cols):
         for first in range(0, n_rep, reps):
             yield slice(first, first + reps), slice(start, start + cols)
+
+
+def tile_buffers(
+    count: int, n_rep: int, n_rows: int, per_row_values: int = 1
+) -> Iterator[tuple[slice, slice, list[np.ndarray]]]:
+    """:func:`tiles` with ``count`` float arrays shaped like each tile, reused across tiles.
+
+    Kernels that write every intermediate into these (``out=``) make no temporaries:
+    fresh arrays per tile cost page faults and cache misses.
+
+    Examples
+    --------
+    >>> [(r.start, c.start, bufs[0].shape) for r, c, bufs in tile_buffers(2, 100, 3000)]
+    [(0, 0, (64, 2048)), (64, 0, (36, 2048)), (0, 2048, (64, 952)), (64, 2048, (36, 952))]
+    """
+    buffers: list[np.ndarray] = []
+    for reps, part in tiles(n_rep, n_rows, per_row_values):
+        shape = (min(reps.stop, n_rep) - reps.start, min(part.stop, n_rows) - part.start)
+        if not buffers:  # the first tile is the largest
+            buffers = [np.empty(shape[0] * shape[1]) for _ in range(count)]
+        yield reps, part, [b[: shape[0] * shape[1]].reshape(shape) for b in buffers]
 
 
 def row_dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
